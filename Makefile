@@ -1,0 +1,130 @@
+# pyro build. Sources are globbed: adding core/foo.c needs no edit here.
+#
+#   make            build build/pyro (static, musl, stripped)
+#   make test       install build deps if needed, build, run every test tier
+#   make demo       install build deps if needed, build, run the demo
+#   make unit       unit tests (musl, the shipping libc)
+#   make unit-san   unit tests under ASan+UBSan (clang, glibc)
+#   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
+#   make integration  shell tests in tests/integration/ against build/pyro
+#
+# Build dependencies are checked (and installed as root) by ./build.sh deps.
+
+BUILD ?= build
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+FUZZ_SECONDS ?= 20
+
+CC_MUSL ?= musl-gcc
+CC_SAN ?= clang
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+STD := -std=c11 -D_GNU_SOURCE -DPYRO_VERSION='"$(VERSION)"'
+
+VENDOR := $(BUILD)/vendor
+KHEADERS := $(BUILD)/kheaders
+
+MUSL_CFLAGS := $(STD) $(WARN) -O2 -g -fno-strict-aliasing -I$(VENDOR)/include -idirafter $(KHEADERS)
+SAN_CFLAGS := $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DPYRO_FUZZING
+
+CORE_SRC := $(sort $(wildcard core/*.c))
+GUEST_SRC := $(sort $(wildcard guest-init/*.c))
+APPLET_SRC := $(sort $(wildcard applets/*.c))
+LIB_SRC := $(CORE_SRC) $(GUEST_SRC) $(filter-out applets/main.c,$(APPLET_SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+MUSL_OBJ := $(patsubst %.c,$(BUILD)/obj/musl/%.o,$(LIB_SRC))
+UNIT_MUSL_OBJ := $(patsubst %.c,$(BUILD)/obj/musl/%.o,$(UNIT_SRC))
+SAN_OBJ := $(patsubst %.c,$(BUILD)/obj/san/%.o,$(LIB_SRC) $(UNIT_SRC))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/fuzz/%.o,$(LIB_SRC))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
+
+VENDOR_LIBS := $(VENDOR)/lib/libarchive.a $(VENDOR)/lib/libzstd.a $(VENDOR)/lib/libz.a $(VENDOR)/lib/libbearssl.a
+VENDOR_STAMP := $(VENDOR)/.stamp
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all test demo unit unit-san fuzz integration deps vendor clean size
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/pyro
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): build.sh
+	@./build.sh deps
+	@mkdir -p $(@D) && touch $@
+
+vendor: $(VENDOR_STAMP)
+$(VENDOR_STAMP): $(DEPS_STAMP) $(wildcard vendor/*/*) vendor/build.sh
+	@./build.sh vendor $(VENDOR)
+	@touch $@
+
+$(KHEADERS)/.stamp: | $(DEPS_STAMP)
+	@./build.sh kheaders $(KHEADERS)
+	@touch $@
+
+$(BUILD)/obj/musl/%.o: %.c $(VENDOR_STAMP) $(KHEADERS)/.stamp
+	@mkdir -p $(@D)
+	$(CC_MUSL) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/san/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC_SAN) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/fuzz/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC_SAN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/pyro.unstripped: $(MUSL_OBJ) $(BUILD)/obj/musl/applets/main.o $(VENDOR_STAMP)
+	$(CC_MUSL) -static -o $@ $(MUSL_OBJ) $(BUILD)/obj/musl/applets/main.o $(VENDOR_LIBS)
+
+$(BUILD)/pyro: $(BUILD)/pyro.unstripped
+	strip -o $@ $<
+	@printf 'built %s: %s bytes\n' $@ $$(stat -c %s $@)
+
+$(BUILD)/unit: $(MUSL_OBJ) $(UNIT_MUSL_OBJ)
+	$(CC_MUSL) -static -o $@ $^ $(VENDOR_LIBS)
+
+$(BUILD)/unit-san: $(SAN_OBJ)
+	$(CC_SAN) -fsanitize=address,undefined -o $@ $^
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(CC_SAN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ)
+
+unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+unit-san: $(BUILD)/unit-san
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/unit-san
+
+# Each fuzzer runs FUZZ_SECONDS over its seed corpus (tests/fuzz/corpus/NAME)
+# plus a scratch copy of what it finds, kept in the build dir.
+fuzz: $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+		name=$${f#$(BUILD)/fuzz_}; \
+		mkdir -p $(BUILD)/fuzz-corpus/$$name; \
+		echo "fuzz $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    -artifact_prefix=$(BUILD)/fuzz-crash-$$name- \
+		    $(BUILD)/fuzz-corpus/$$name tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz-$$name.log \
+		  || { tail -40 $(BUILD)/fuzz-$$name.log; exit 1; }; \
+		grep -E '^#[0-9]+ *DONE' $(BUILD)/fuzz-$$name.log | tail -1; \
+	done
+
+integration: $(BUILD)/pyro
+	@tests/integration/run.sh $(BUILD)/pyro
+
+test: $(DEPS_STAMP)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory all unit unit-san fuzz integration && \
+	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
+
+demo: $(BUILD)/pyro
+	$(BUILD)/pyro doctor
+
+size: $(BUILD)/pyro
+	@stat -c '%s bytes %n' $(BUILD)/pyro
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
