@@ -51,13 +51,24 @@ int pyro_err_wrap(struct pyro_err *err, const char *fmt, ...)
 	int saved = errno;
 	if (err) {
 		char prefix[PYRO_ERR_MSG_MAX];
-		char old[PYRO_ERR_MSG_MAX];
 		va_list ap;
 		va_start(ap, fmt);
 		format_into(prefix, sizeof prefix, fmt, ap);
 		va_end(ap);
-		memcpy(old, err->msg, sizeof old);
-		snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+		/* Shift the old message right to make room for "prefix: ",
+		 * dropping its tail when the two do not fit together. */
+		size_t cap = sizeof err->msg - 1;
+		size_t plen = strlen(prefix);
+		if (plen > cap - 2)
+			plen = cap - 2;
+		size_t head = plen + 2;
+		size_t olen = strlen(err->msg);
+		if (olen > cap - head)
+			olen = cap - head;
+		memmove(err->msg + head, err->msg, olen);
+		memcpy(err->msg, prefix, plen);
+		memcpy(err->msg + plen, ": ", 2);
+		err->msg[head + olen] = '\0';
 	}
 	errno = saved;
 	return -1;

@@ -1,6 +1,5 @@
 /* Runner for the unit tests. Usage: pyro-unit [SUBSTRING...] runs the tests
  * whose name or file contains any SUBSTRING (all when none). */
-#define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
