@@ -1,0 +1,201 @@
+/* `pyro doctor`: what this host can do, and what to do next. */
+#include <string.h>
+
+#include "../core/exitcodes.h"
+#include "../core/hostprobe.h"
+#include "cli.h"
+
+/* The verdict in one line, from the probes. runtime_ok means pyro can
+ * start real microVMs here at full speed: a usable /dev/kvm and a VMM. */
+static const char *verdict_of(const struct host_report *r, bool *runtime_ok)
+{
+	bool kvm = hostprobe_kvm_usable(r);
+	*runtime_ok = kvm && (r->firecracker.found || r->qemu.found);
+	if (*runtime_ok)
+		return r->firecracker.found ? "ready: KVM microVMs with firecracker"
+					    : "ready: KVM microVMs with qemu";
+	if (r->qemu.found)
+		return "degraded: no usable /dev/kvm; real guests only under QEMU software "
+		       "emulation (PYRO_ACCEL=tcg, much slower)";
+	return "not ready: no usable /dev/kvm and no qemu-system-x86_64; "
+	       "see the issues above";
+}
+
+static int add_issues(struct json_doc *doc, struct json_value *issues,
+		      const struct host_report *r)
+{
+	int rc = 0;
+#define ISSUE(text) rc |= json_array_push(doc, issues, json_string(doc, text))
+	if (!r->kvm.exists)
+		ISSUE("/dev/kvm is not available on this host: enable virtualization in "
+		      "the firmware or the hypervisor (nested virtualization) and load "
+		      "kvm_intel or kvm_amd; without it guests run only under slow QEMU "
+		      "software emulation (PYRO_ACCEL=tcg)");
+	else if (!r->kvm.readable || !r->kvm.writable)
+		ISSUE("/dev/kvm exists but this user cannot open it read-write: add the user "
+		      "to the 'kvm' group (then log in again)");
+	if (!r->firecracker.found && !r->qemu.found)
+		ISSUE("no VMM found: install QEMU (apt-get install qemu-system-x86) or put "
+		      "a firecracker binary on PATH or in PYRO_FIRECRACKER");
+	if (!r->tun.exists || !r->tun.readable || !r->tun.writable)
+		ISSUE("/dev/net/tun is missing or not usable: guests with --network under "
+		      "firecracker need it (QEMU user-mode networking does not)");
+	if (r->ip_forward_known && !r->ip_forward)
+		ISSUE("IPv4 forwarding is off (/proc/sys/net/ipv4/ip_forward = 0): "
+		      "firecracker guests with --network need it (sysctl -w net.ipv4.ip_forward=1)");
+	if (r->paths_error[0])
+		ISSUE(r->paths_error);
+	if (r->cache_dir[0] && !r->cache.writable)
+		ISSUE("the environment cache directory is not writable: set PYRO_CACHE_DIR "
+		      "to a writable directory");
+	if (r->state_dir[0] && !r->state.writable)
+		ISSUE("the state directory is not writable: set PYRO_STATE_DIR to a "
+		      "writable directory");
+#undef ISSUE
+	return rc;
+}
+
+static struct json_value *access_object(struct json_doc *doc, const struct dev_access *a)
+{
+	struct json_value *o = json_object(doc);
+	int rc = json_set_bool(doc, o, "exists", a->exists);
+	rc |= json_set_bool(doc, o, "readable", a->readable);
+	rc |= json_set_bool(doc, o, "writable", a->writable);
+	return rc ? NULL : o;
+}
+
+static struct json_value *vmm_object(struct json_doc *doc, const struct vmm_probe *p)
+{
+	struct json_value *o = json_object(doc);
+	int rc = json_set_bool(doc, o, "found", p->found);
+	rc |= p->found ? json_set_str(doc, o, "path", p->path) : json_set_null(doc, o, "path");
+	rc |= p->version[0] ? json_set_str(doc, o, "version", p->version)
+			    : json_set_null(doc, o, "version");
+	return rc ? NULL : o;
+}
+
+static struct json_value *dir_object(struct json_doc *doc, const char *path,
+				     const struct path_access *a)
+{
+	struct json_value *o = json_object(doc);
+	int rc = path[0] ? json_set_str(doc, o, "path", path) : json_set_null(doc, o, "path");
+	rc |= json_set_bool(doc, o, "exists", a->exists);
+	rc |= json_set_bool(doc, o, "writable", a->writable);
+	return rc ? NULL : o;
+}
+
+static int run_doctor(struct cmd_call *call)
+{
+	struct host_report r;
+	hostprobe_run(&r);
+	struct json_value *out = cmd_result_object(call);
+	if (!out)
+		return PYRO_EXIT_INTERNAL;
+	struct json_doc *doc = call->doc;
+	bool runtime_ok;
+	const char *verdict = verdict_of(&r, &runtime_ok);
+
+	struct json_value *net = json_object(doc);
+	int rc = json_set_bool(doc, net, "tun_available", r.tun.exists && r.tun.readable &&
+								   r.tun.writable);
+	rc |= r.ip_forward_known ? json_set_bool(doc, net, "ip_forward_enabled", r.ip_forward)
+				 : json_set_null(doc, net, "ip_forward_enabled");
+	struct json_value *vmms = json_object(doc);
+	rc |= json_object_set(doc, vmms, "firecracker", vmm_object(doc, &r.firecracker));
+	rc |= json_object_set(doc, vmms, "qemu", vmm_object(doc, &r.qemu));
+	struct json_value *issues = json_array(doc);
+	rc |= add_issues(doc, issues, &r);
+
+	rc |= json_set_str(doc, out, "platform", r.platform);
+	rc |= json_set_bool(doc, out, "runtime_ok", runtime_ok);
+	rc |= json_object_set(doc, out, "kvm", access_object(doc, &r.kvm));
+	rc |= json_object_set(doc, out, "vhost_vsock", access_object(doc, &r.vhost_vsock));
+	rc |= json_object_set(doc, out, "tun", access_object(doc, &r.tun));
+	rc |= json_object_set(doc, out, "networking", net);
+	rc |= json_object_set(doc, out, "vmm", vmms);
+	rc |= json_object_set(doc, out, "cache_dir", dir_object(doc, r.cache_dir, &r.cache));
+	rc |= json_object_set(doc, out, "state_dir", dir_object(doc, r.state_dir, &r.state));
+	rc |= json_object_set(doc, out, "issues", issues);
+	rc |= json_set_str(doc, out, "verdict", verdict);
+	if (rc)
+		return pyro_err_set(&call->err, PYRO_EXIT_INTERNAL,
+				    "out of memory building the doctor report"),
+		       PYRO_EXIT_INTERNAL;
+	return PYRO_EXIT_OK;
+}
+
+static const char *yn(const struct json_value *o, const char *key)
+{
+	bool b = false;
+	return json_get_bool(o, key, &b) && b ? "yes" : "no";
+}
+
+static void render_vmm(struct buf *out, const char *label, const struct json_value *v)
+{
+	const char *path = json_get_str(v, "path");
+	const char *version = json_get_str(v, "version");
+	if (!path)
+		buf_printf(out, " %s=not found", label);
+	else
+		buf_printf(out, " %s=%s (%s)", label, version ? version : "version unknown", path);
+}
+
+static void render_dir(struct buf *out, const char *label, const struct json_value *d)
+{
+	const char *path = json_get_str(d, "path");
+	bool exists = false, writable = false;
+	json_get_bool(d, "exists", &exists);
+	json_get_bool(d, "writable", &writable);
+	buf_printf(out, "%s: %s (%s%s)\n", label, path ? path : "unknown",
+		   exists ? "" : "not created yet, ",
+		   writable ? "writable" : "NOT writable");
+}
+
+static int render_doctor(const struct cmd_call *call, struct buf *out)
+{
+	const struct json_value *r = call->result;
+	const struct json_value *kvm = json_get(r, "kvm");
+	const struct json_value *vsock = json_get(r, "vhost_vsock");
+	const struct json_value *net = json_get(r, "networking");
+	const struct json_value *vmm = json_get(r, "vmm");
+	bool ok = false, fwd = false;
+	json_get_bool(r, "runtime_ok", &ok);
+	bool fwd_known = json_get_bool(net, "ip_forward_enabled", &fwd);
+
+	buf_printf(out, "Platform: %s\n", json_get_str(r, "platform"));
+	buf_printf(out, "Runtime: %s\n", ok ? "PASS" : "FAIL");
+	buf_printf(out, "KVM: exists=%s readable=%s writable=%s\n", yn(kvm, "exists"),
+		   yn(kvm, "readable"), yn(kvm, "writable"));
+	buf_printf(out, "vhost-vsock: exists=%s readable=%s writable=%s\n", yn(vsock, "exists"),
+		   yn(vsock, "readable"), yn(vsock, "writable"));
+	buf_printf(out, "Networking: tun=%s ip_forward=%s\n", yn(net, "tun_available"),
+		   fwd_known ? (fwd ? "yes" : "no") : "unknown");
+	buf_append_str(out, "VMMs:");
+	render_vmm(out, "firecracker", json_get(vmm, "firecracker"));
+	render_vmm(out, "qemu", json_get(vmm, "qemu"));
+	buf_append_char(out, '\n');
+	render_dir(out, "Cache dir", json_get(r, "cache_dir"));
+	render_dir(out, "State dir", json_get(r, "state_dir"));
+	const struct json_value *issues = json_get(r, "issues");
+	if (issues && issues->u.array.len) {
+		buf_append_str(out, "Issues:\n");
+		for (size_t i = 0; i < issues->u.array.len; i++)
+			buf_printf(out, "  - %s\n", issues->u.array.items[i]->u.string.ptr);
+	}
+	buf_printf(out, "Verdict: %s\n", json_get_str(r, "verdict"));
+	return 0;
+}
+
+static const struct arg_spec doctor_args[] = {
+	CLI_JSON_ARG,
+	{ 0 },
+};
+
+const struct command cli_doctor_command = {
+	.name = "doctor",
+	.summary = "Check what this host offers microVMs (KVM, vsock, networking, VMMs, "
+		   "directories) and say what to do next",
+	.args = doctor_args,
+	.run = run_doctor,
+	.render = render_doctor,
+};
