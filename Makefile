@@ -22,7 +22,7 @@ STD := -std=c11 -D_GNU_SOURCE -DPYRO_VERSION='"$(VERSION)"'
 VENDOR := $(BUILD)/vendor
 KHEADERS := $(BUILD)/kheaders
 
-MUSL_CFLAGS := $(STD) $(WARN) -O2 -g -fno-strict-aliasing -I$(VENDOR)/include -idirafter $(KHEADERS)
+MUSL_CFLAGS := $(STD) $(WARN) -O2 -g -ffunction-sections -fdata-sections -fno-strict-aliasing -I$(VENDOR)/include -idirafter $(KHEADERS)
 SAN_CFLAGS := $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DPYRO_FUZZING
 
@@ -45,6 +45,8 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all test demo unit unit-san fuzz integration deps vendor clean size
 .DELETE_ON_ERROR:
+# Object files are real build products, not intermediates to delete.
+.SECONDARY:
 
 all: $(BUILD)/pyro
 
@@ -64,31 +66,38 @@ $(KHEADERS)/.stamp: | $(DEPS_STAMP)
 
 $(BUILD)/obj/musl/%.o: %.c $(VENDOR_STAMP) $(KHEADERS)/.stamp
 	@mkdir -p $(@D)
-	$(CC_MUSL) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC_MUSL) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/san/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC_SAN) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC-SAN  $<"
+	@$(CC_SAN) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/fuzz/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC_SAN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	@echo "  CC-FUZZ $<"
+	@$(CC_SAN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(BUILD)/pyro.unstripped: $(MUSL_OBJ) $(BUILD)/obj/musl/applets/main.o $(VENDOR_STAMP)
-	$(CC_MUSL) -static -o $@ $(MUSL_OBJ) $(BUILD)/obj/musl/applets/main.o $(VENDOR_LIBS)
+	@echo "  LINK    $@"
+	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $(MUSL_OBJ) $(BUILD)/obj/musl/applets/main.o $(VENDOR_LIBS)
 
 $(BUILD)/pyro: $(BUILD)/pyro.unstripped
-	strip -o $@ $<
+	@strip -o $@ $<
 	@printf 'built %s: %s bytes\n' $@ $$(stat -c %s $@)
 
 $(BUILD)/unit: $(MUSL_OBJ) $(UNIT_MUSL_OBJ)
-	$(CC_MUSL) -static -o $@ $^ $(VENDOR_LIBS)
+	@echo "  LINK    $@"
+	@$(CC_MUSL) -static -o $@ $^ $(VENDOR_LIBS)
 
 $(BUILD)/unit-san: $(SAN_OBJ)
-	$(CC_SAN) -fsanitize=address,undefined -o $@ $^
+	@echo "  LINK    $@"
+	@$(CC_SAN) -fsanitize=address,undefined -o $@ $^
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
-	$(CC_SAN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ)
+	@echo "  LINK    $@"
+	@$(CC_SAN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ)
 
 unit: $(BUILD)/unit
 	$(BUILD)/unit

@@ -159,9 +159,24 @@ _Noreturn void spawn_child_exec(const struct spawn_child_plan *p)
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL); /* libc-reserved ones fail: fine */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &dfl, NULL) == 0)
+			continue;
+		/* libc refuses its reserved real-time signals (32-34), but an
+		 * ignore inherited from our own parent (seen under make) would
+		 * pass on to the command: reset them with the raw syscall. The
+		 * kernel's struct layout on x86_64: handler, flags, restorer,
+		 * mask; no restorer is needed for SIG_DFL. */
+		struct {
+			void (*handler)(int);
+			unsigned long flags;
+			void (*restorer)(void);
+			unsigned long long mask;
+		} kdfl = { SIG_DFL, 0, NULL, 0 };
+		syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask);
+	}
 
 	if (setpgid(0, 0) < 0)
 		child_fail(errfd, SPAWN_STAGE_SETUP, errno);
