@@ -43,7 +43,7 @@ VENDOR_LIBS := $(VENDOR)/lib/libarchive.a $(VENDOR)/lib/libzstd.a $(VENDOR)/lib/
 VENDOR_STAMP := $(VENDOR)/.stamp
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo unit unit-san fuzz integration deps vendor clean size
+.PHONY: all test demo unit unit-san fuzz integration deps vendor clean size docs
 .DELETE_ON_ERROR:
 # Object files are real build products, not intermediates to delete.
 .SECONDARY:
@@ -137,3 +137,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The CLI reference is generated from the binary's help (the command
+# tables); tests/integration/docs.test fails when it is stale.
+docs: $(BUILD)/pyro
+	scripts/gen-cli-reference.sh $(BUILD)/pyro > docs/cli-reference.md

@@ -32,7 +32,7 @@ static int print_top_help(FILE *dest)
 {
 	struct buf out = BUF_INIT;
 	cmd_help(&cli_root, "pyro", &out);
-	buf_append_str(&out, "\nTop-level options:\n"
+	buf_append_str(&out, "\nMore options (only as the first argument):\n"
 			     "  --version                 Print the version and exit.\n"
 			     "  --install-links DIR       Create a symlink in DIR for every applet.\n"
 			     "\nApplets (run as a symlink of that name, or as 'pyro APPLET ...'):\n");

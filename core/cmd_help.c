@@ -61,6 +61,8 @@ static void describe_arg(const struct arg_spec *a, struct buf *out)
 	}
 	if ((a->flags & ARG_HAS_BOUNDS) && a->type == ARG_INT)
 		buf_printf(&help, " Range %lld-%lld.", (long long)a->min, (long long)a->max);
+	if ((a->flags & ARG_REQUIRED) && !(a->flags & ARG_POSITIONAL))
+		buf_append_str(&help, " Required.");
 	if (a->def && a->type != ARG_BOOL)
 		buf_printf(&help, " Default: %s.", a->def);
 	if (a->type == ARG_STRING_LIST && !(a->flags & ARG_POSITIONAL))

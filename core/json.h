@@ -11,12 +11,21 @@
  * no surrogates encoded in UTF-8, nothing above U+10FFFF) and \u escapes
  * must pair surrogates correctly; an object with a repeated key is an error.
  * Limits (json_limits) cap total input size, nesting depth and the decoded
- * length of any one string; exceeding one is an error naming the limit.
+ * length of any one string; exceeding one is an error naming the limit. A
+ * json_limits field of 0 means that field's default (so callers can write
+ * `{ .max_depth = 8 }`). The string limit applies to keys too; the message
+ * then says "key longer than N bytes".
  * Strings may contain U+0000 (\u0000): `len` is the truth, and a NUL is
  * always stored after the last byte.
+ * Error positions: line and column are 1-based; the column counts
+ * characters (UTF-8 lead bytes), not bytes. Errors about a whole string
+ * ("unterminated string", "string longer than N bytes") point at its
+ * opening quote; a duplicate key error points at the second occurrence.
  *
  * Numbers: integers in int64 range are kept exactly (is_int = 1); anything
  * else (fraction, exponent, out of range) becomes a double (is_int = 0).
+ * "-0" parses as the integer 0 (like Python); "-0.0" and "-0e0" are the
+ * double -0.0, emitted back as "-0.0".
  *
  * Emission is deterministic: members in insertion order (or sorted by key
  * bytes with JSON_EMIT_SORT_KEYS), integers in decimal, doubles with the
@@ -24,6 +33,22 @@
  * characters and '"' '\\' escaped (\n \r \t \b \f, others as \u00XX). "/" is
  * not escaped. Compact by default; JSON_EMIT_PRETTY indents by 2 spaces with
  * ": " and one member per line (Python's json.dumps(indent=2) shape).
+ * Doubles are emitted with ".0" appended when "%.{15,16,17}g" produced
+ * something that looks like an integer ("3" -> "3.0"), so a double stays a
+ * double through emit -> parse (Python's repr does the same). Emitting a
+ * string that is not valid UTF-8 (possible only through the builders) writes
+ * U+FFFD for each invalid byte, so the output is always JSON this parser
+ * accepts.
+ *
+ * json_equal compares numbers by value (1 == 1.0 == 1e0, 0 == -0.0) and
+ * objects as sets of members (order does not matter). json_get_int accepts a
+ * number with an exact int64 value even when it was written as a double
+ * ("3.0", "3e0").
+ *
+ * The parser, the emitter, json_clone and json_equal are iterative, so no
+ * tree depth can overflow the C stack. json_equal cannot report an
+ * allocation failure: when it cannot allocate its working memory (only for
+ * very deep or large, differently ordered trees) it returns false.
  */
 #ifndef PYRO_JSON_H
 #define PYRO_JSON_H

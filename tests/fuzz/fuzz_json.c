@@ -1,4 +1,4 @@
-/* libFuzzer target for core/json.c.
+/* libFuzzer target for core/json_*.c.
  *
  * For every input:
  *  - parse it with small limits; a failure must be a usage error whose

@@ -1,4 +1,4 @@
-/* Tests for core/json.c: parser errors (each with its message), UTF-8 and
+/* Tests for core/json_*.c: parser errors (each with its message), UTF-8 and
  * surrogate rules, limits, duplicate keys, numbers, the emitter, builders,
  * clone/equal and allocation-failure injection. */
 #include <errno.h>
