@@ -116,7 +116,7 @@ fuzz: $(FUZZERS)
 		    -artifact_prefix=$(BUILD)/fuzz-crash-$$name- \
 		    $(BUILD)/fuzz-corpus/$$name tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz-$$name.log \
 		  || { tail -40 $(BUILD)/fuzz-$$name.log; exit 1; }; \
-		grep -E '^#[0-9]+ *DONE' $(BUILD)/fuzz-$$name.log | tail -1; \
+		grep -E '^Done [0-9]+ runs' $(BUILD)/fuzz-$$name.log | tail -1; \
 	done
 
 integration: $(BUILD)/pyro

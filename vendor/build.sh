@@ -68,6 +68,19 @@ take_lock() {
 # Variables set by main and used throughout.
 OUTDIR='' FLAVOUR='' CC='' CFLAGS='' CACHE_ROOT='' WORK='' KHEADERS='' STAGING='' TMP_FETCH=''
 
+RECIPE_PID=''
+
+# on_signal STATUS: stop the running recipe (its whole process group:
+# make, the compilers) before exiting, so nothing writes on after us.
+on_signal() {
+	if [[ -n $RECIPE_PID ]]; then
+		kill -TERM -- "-$RECIPE_PID" 2>/dev/null || true
+		wait "$RECIPE_PID" 2>/dev/null || true
+		RECIPE_PID=''
+	fi
+	exit "$1"
+}
+
 cleanup() {
 	[[ -n $STAGING && -d $STAGING ]] && rm -rf "$STAGING"
 	[[ -n $TMP_FETCH && -d $TMP_FETCH ]] && rm -rf "$TMP_FETCH"
@@ -389,8 +402,8 @@ get_sources() {
 # ---------------------------------------------------------------------------
 # Unpack, patch, build.
 
-# unpack LIB DLDIR: unpack the orig and debian tarballs, apply the Debian
-# patches; prints the source tree's path.
+# unpack LIB DLDIR: check the .dsc, unpack the orig tarball and the debian
+# tarball over it (as dpkg-source does); prints the source tree's path.
 unpack() {
 	local lib=$1 dl=$2 top=$WORK/src/$1 orig debtar dsc entries
 	dsc=$(pin_file_matching '\.dsc$')
@@ -462,9 +475,17 @@ build_lib() {
 	cflags+=" -ffile-prefix-map=$prefix=/usr/src/pyro-vendor"
 	cflags+=" -ffile-prefix-map=$WORK=/usr/src/pyro-vendor-work"
 	echo "== recipe $lib/recipe.sh (CC=$CC CFLAGS=$cflags)" >>"$log"
+	# The recipe runs as a background job in its own process group (set -m)
+	# so that on_signal can stop all of it.
+	local rc=0
+	set -m
 	CC=$CC CFLAGS=$cflags JOBS=$JOBS KHEADERS=$KHEADERS \
-		bash "$VENDOR_SRC/$lib/recipe.sh" "$tree" "$prefix" </dev/null >>"$log" 2>&1 ||
-		fail_log "$log" "building $lib $DEB_VERSION ($FLAVOUR) failed"
+		bash "$VENDOR_SRC/$lib/recipe.sh" "$tree" "$prefix" </dev/null >>"$log" 2>&1 &
+	RECIPE_PID=$!
+	set +m
+	wait "$RECIPE_PID" || rc=$?
+	RECIPE_PID=''
+	((rc == 0)) || fail_log "$log" "building $lib $DEB_VERSION ($FLAVOUR) failed"
 	printf '%s %s %s\n' "$lib" "$DEB_VERSION" \
 		"$(pin_files | awk '$2 ~ /\.orig\.tar\./ && $2 !~ /\.asc$/ { print $1 }')" \
 		>>"$prefix/versions.txt"
@@ -558,6 +579,9 @@ main() {
 	fi
 
 	trap cleanup EXIT
+	trap 'on_signal 130' INT
+	trap 'on_signal 143' TERM
+	trap 'on_signal 129' HUP
 	WORK=$OUTDIR/.work
 	rm -rf "$WORK"
 	mkdir -p "$WORK/logs" "$WORK/src" "$WORK/dl"
