@@ -12,7 +12,7 @@
 #          host (clang against glibc, -fPIC, for sanitizer builds).
 #
 # Environment (all optional; details in vendor/README.md):
-#   PYRO_CACHE_DIR       cache root (default $XDG_CACHE_HOME/pyro-build,
+#   PYRO_BUILD_CACHE       cache root (default $XDG_CACHE_HOME/pyro-build,
 #                        or ~/.cache/pyro-build)
 #   PYRO_VENDOR_DIR      take the source files from this directory instead
 #                        of downloading them (still verified against pins)
@@ -313,7 +313,7 @@ apt_prepare() {
 	say "updating the package index (deb-src, private apt state in $d)"
 	{
 		echo "== sources.list"; cat "$d/sources.list"
-		echo "== sources.list.d/pyro.sources"; cat "$d/sources.list.d/pyro.sources"
+		echo "== sources.list.d/pyro.sources"; cat "$d/sources.list.d/pyro.sources" 2>/dev/null || true
 		echo "== apt-get update"
 	} >>"$APT_LOG"
 	# Errors for individual repositories (say, one without source
@@ -493,10 +493,10 @@ build_lib() {
 }
 
 setup_cache_root() {
-	if [[ -n ${PYRO_CACHE_DIR:-} ]]; then
-		CACHE_ROOT=$PYRO_CACHE_DIR
+	if [[ -n ${PYRO_BUILD_CACHE:-} ]]; then
+		CACHE_ROOT=$PYRO_BUILD_CACHE
 	else
-		CACHE_ROOT=${XDG_CACHE_HOME:-${HOME:?set HOME or PYRO_CACHE_DIR}/.cache}/pyro-build
+		CACHE_ROOT=${XDG_CACHE_HOME:-${HOME:?set HOME or PYRO_BUILD_CACHE}/.cache}/pyro-build
 	fi
 	mkdir -p "$CACHE_ROOT"
 	CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd)
