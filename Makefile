@@ -41,6 +41,11 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 
 VENDOR_LIBS := $(VENDOR)/lib/libarchive.a $(VENDOR)/lib/libzstd.a $(VENDOR)/lib/libz.a $(VENDOR)/lib/libbearssl.a
 VENDOR_STAMP := $(VENDOR)/.stamp
+# Objects depend on the compile flags (which carry VERSION): the stamp is
+# rewritten only when they change, so changing either rebuilds everything.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_TEXT := $(CC_MUSL) $(MUSL_CFLAGS) | $(CC_SAN) $(SAN_CFLAGS) | $(FUZZ_CFLAGS)
+$(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_TEXT))' ] || printf '%s' '$(subst ','\'',$(FLAGS_TEXT))' > $(FLAGS_STAMP))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all test demo unit unit-san fuzz integration deps vendor clean size docs
@@ -64,17 +69,17 @@ $(KHEADERS)/.stamp: | $(DEPS_STAMP)
 	@./build.sh kheaders $(KHEADERS)
 	@touch $@
 
-$(BUILD)/obj/musl/%.o: %.c $(VENDOR_STAMP) $(KHEADERS)/.stamp
+$(BUILD)/obj/musl/%.o: %.c $(VENDOR_STAMP) $(KHEADERS)/.stamp $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC_MUSL) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/san/%.o: %.c $(DEPS_STAMP)
+$(BUILD)/obj/san/%.o: %.c $(DEPS_STAMP) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC-SAN  $<"
 	@$(CC_SAN) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/fuzz/%.o: %.c $(DEPS_STAMP)
+$(BUILD)/obj/fuzz/%.o: %.c $(DEPS_STAMP) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC-FUZZ $<"
 	@$(CC_SAN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@

@@ -1,4 +1,6 @@
 /* `pyro doctor`: what this host can do, and what to do next. */
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/exitcodes.h"
@@ -21,6 +23,21 @@ static const char *verdict_of(const struct host_report *r, bool *runtime_ok)
 	       "see the issues above";
 }
 
+static int add_issue(struct json_doc *doc, struct json_value *issues, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int add_issue(struct json_doc *doc, struct json_value *issues, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = json_array_push(doc, issues, json_string(doc, text.data));
+	buf_release(&text);
+	return rc;
+}
+
 static int add_issues(struct json_doc *doc, struct json_value *issues,
 		      const struct host_report *r)
 {
@@ -34,6 +51,13 @@ static int add_issues(struct json_doc *doc, struct json_value *issues,
 	else if (!r->kvm.readable || !r->kvm.writable)
 		ISSUE("/dev/kvm exists but this user cannot open it read-write: add the user "
 		      "to the 'kvm' group (then log in again)");
+	if (r->firecracker.override_bad)
+		rc |= add_issue(doc, issues, "PYRO_FIRECRACKER=%s is not an executable file: "
+				"point it at the firecracker binary or unset it",
+				getenv("PYRO_FIRECRACKER"));
+	if (r->qemu.override_bad)
+		rc |= add_issue(doc, issues, "PYRO_QEMU=%s is not an executable file: point "
+				"it at qemu-system-x86_64 or unset it", getenv("PYRO_QEMU"));
 	if (!r->firecracker.found && !r->qemu.found)
 		ISSUE("no VMM found: install QEMU (apt-get install qemu-system-x86) or put "
 		      "a firecracker binary on PATH or in PYRO_FIRECRACKER");
@@ -43,8 +67,10 @@ static int add_issues(struct json_doc *doc, struct json_value *issues,
 	if (r->ip_forward_known && !r->ip_forward)
 		ISSUE("IPv4 forwarding is off (/proc/sys/net/ipv4/ip_forward = 0): "
 		      "firecracker guests with --network need it (sysctl -w net.ipv4.ip_forward=1)");
-	if (r->paths_error[0])
-		ISSUE(r->paths_error);
+	if (r->cache_error[0])
+		ISSUE(r->cache_error);
+	if (r->state_error[0])
+		ISSUE(r->state_error);
 	if (r->cache_dir[0] && !r->cache.writable)
 		ISSUE("the environment cache directory is not writable: set PYRO_CACHE_DIR "
 		      "to a writable directory");
@@ -146,6 +172,10 @@ static void render_dir(struct buf *out, const char *label, const struct json_val
 	bool exists = false, writable = false;
 	json_get_bool(d, "exists", &exists);
 	json_get_bool(d, "writable", &writable);
+	if (!path) {
+		buf_printf(out, "%s: unknown (see the issues below)\n", label);
+		return;
+	}
 	buf_printf(out, "%s: %s (%s%s)\n", label, path ? path : "unknown",
 		   exists ? "" : "not created yet, ",
 		   writable ? "writable" : "NOT writable");

@@ -20,20 +20,33 @@ static void list_applets(FILE *out)
 		fprintf(out, "%s%s", i ? ", " : "", applet_table[i].name);
 }
 
+static int run_applet(const struct applet *a, int argc, char **argv)
+{
+	int status = a->main(argc, argv);
+	/* Output that could not be written is a failure (a full disk, a
+	 * closed pipe), even when the applet had nothing else to report. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write to standard output\n", a->name);
+		if (status == 0)
+			status = PYRO_EXIT_FAILURE;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *self = argc > 0 && argv[0] ? base_name(argv[0]) : "pyro";
 	const struct applet *a = applet_find(self);
 	if (a && a->main != applet_pyro_main)
-		return a->main(argc, argv);
+		return run_applet(a, argc, argv);
 	/* `pyro APPLET ...`, or a renamed binary given an applet explicitly. */
 	if (argc > 1) {
 		const struct applet *named = applet_find(argv[1]);
 		if (named)
-			return named->main(argc - 1, argv + 1);
+			return run_applet(named, argc - 1, argv + 1);
 	}
 	if (a)
-		return a->main(argc, argv);
+		return run_applet(a, argc, argv);
 	log_set_prog("pyro");
 	fprintf(stderr, "pyro: '%s' is not a pyro applet. Applets: ", self);
 	list_applets(stderr);

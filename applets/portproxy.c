@@ -26,6 +26,7 @@
 
 #define RELAY_BUF (64 * 1024)
 #define CONNECT_TIMEOUT_MS 5000
+#define ACCEPT_RETRY_MS 100
 
 struct pipe_dir {
 	char data[RELAY_BUF];
@@ -48,6 +49,7 @@ static struct {
 	socklen_t target_len;
 	int listen_fd;
 	size_t open_relays;
+	uint64_t accept_retry;  /* timer re-arming accept after EMFILE */
 } proxy;
 
 static void relay_close(struct relay *r)
@@ -114,6 +116,8 @@ static void on_relay_fd(struct evloop *loop, int fd, short revents, void *ctx)
 	(void)loop;
 	struct relay *r = ctx;
 	if (!r->connected) {
+		if (fd != r->upstream)
+			return; /* only the connect's outcome matters until it is known */
 		int soerr = 0;
 		socklen_t len = sizeof soerr;
 		getsockopt(r->upstream, SOL_SOCKET, SO_ERROR, &soerr, &len);
@@ -136,11 +140,8 @@ static void on_relay_fd(struct evloop *loop, int fd, short revents, void *ctx)
 		relay_close(r);
 		return;
 	}
-	/* An error or hangup with nothing left to do in either direction. */
-	if ((revents & POLLERR) || ((revents & POLLHUP) && !(revents & POLLIN))) {
-		relay_close(r);
-		return;
-	}
+	/* POLLHUP and POLLERR count as readable in pump(): the recv or send
+	 * that follows says whether data remains or the socket failed. */
 	update_interest(r);
 }
 
@@ -153,16 +154,39 @@ static void on_connect_timeout(struct evloop *loop, void *ctx)
 	relay_close(r);
 }
 
+static void on_accept(struct evloop *loop, int fd, short revents, void *ctx);
+
+static void resume_accept(struct evloop *loop, void *ctx)
+{
+	(void)ctx;
+	proxy.accept_retry = 0;
+	evloop_modify(loop, proxy.listen_fd, POLLIN);
+}
+
 static void on_accept(struct evloop *loop, int fd, short revents, void *ctx)
 {
 	(void)revents, (void)ctx;
 	for (;;) {
 		int client = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (client < 0)
-			return; /* EAGAIN, or a transient error such as EMFILE */
+		if (client < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The pending connection stays readable: pause the
+				 * listener instead of spinning, and try again soon. */
+				log_warn("cannot accept a connection: %s; retrying in %d ms",
+					 strerror(errno), ACCEPT_RETRY_MS);
+				evloop_modify(loop, fd, 0);
+				if (!proxy.accept_retry)
+					proxy.accept_retry = evloop_after(
+						loop, ACCEPT_RETRY_MS, resume_accept, NULL, NULL);
+			}
+			return;
+		}
 		int up = socket(proxy.target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		struct relay *r = up >= 0 ? calloc(1, sizeof *r) : NULL;
 		if (!r) {
+			log_warn("dropping a connection: cannot open a socket to the target: %s",
+				 strerror(up < 0 ? errno : ENOMEM));
 			if (up >= 0)
 				close(up);
 			close(client);
@@ -278,8 +302,14 @@ static int run_portproxy(struct cmd_call *call)
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return pyro_err_sys(err, errno, "cannot create a socket"), PYRO_EXIT_FAILURE;
+	/* A restart must not wait out TIME-WAIT of the previous run's relays. */
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	proxy.listen_fd = fd;
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
-		pyro_err_sys(err, errno, "cannot listen on %s:%d", host, port);
+		pyro_err_sys(err, errno, "cannot listen on %s:%d (is another program "
+			     "using that port? pass --listen-port 0 to get a free one)",
+			     host, port);
 		close(fd);
 		return PYRO_EXIT_FAILURE;
 	}

@@ -145,16 +145,28 @@ void buf_reset(struct buf *b)
 
 int buf_read_fd(struct buf *b, int fd)
 {
+	size_t limit = limit_of(b);
 	for (;;) {
-		if (buf_reserve(b, 4096) < 0) {
-			/* Near the cap: try to read what little room remains. */
-			size_t limit = limit_of(b);
-			if (errno != EMSGSIZE || b->len >= limit)
-				return -1;
-			if (buf_reserve(b, limit - b->len) < 0)
-				return -1;
+		if (b->len >= limit) {
+			/* Full: succeed only if the source is exhausted. */
+			char probe;
+			ssize_t more;
+			do
+				more = pyro_read(fd, &probe, 1);
+			while (more < 0 && errno == EINTR);
+			if (more == 0)
+				return 0;
+			if (more > 0)
+				errno = EMSGSIZE;
+			return -1;
 		}
+		size_t want = limit - b->len < 4096 ? limit - b->len : 4096;
+		if (buf_reserve(b, want) < 0)
+			return -1;
+		/* Never read past the cap, whatever capacity doubling gave us. */
 		size_t room = b->cap - b->len - 1;
+		if (room > limit - b->len)
+			room = limit - b->len;
 		ssize_t n = pyro_read(fd, b->data + b->len, room);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -165,18 +177,6 @@ int buf_read_fd(struct buf *b, int fd)
 			return 0;
 		b->len += (size_t)n;
 		b->data[b->len] = '\0';
-		if (b->len >= limit_of(b)) {
-			/* Full: succeed only if the source is exhausted. */
-			char probe;
-			ssize_t more;
-			do
-				more = pyro_read(fd, &probe, 1);
-			while (more < 0 && errno == EINTR);
-			if (more == 0)
-				return 0;
-			errno = more < 0 ? errno : EMSGSIZE;
-			return -1;
-		}
 	}
 }
 

@@ -259,8 +259,20 @@ static int parse_args(const struct command *cmd, int argc, char **argv, int i,
 				return -1;
 			continue;
 		}
-		/* A positional word: the next positional argument takes it. */
+		/* A positional word: the next positional argument takes it.
+		 * After "--", a command with a rest argument (`run ENV -- CMD`)
+		 * gives every word to that argument, skipping optional
+		 * positionals that were not given. */
 		const struct arg_spec *a = NULL;
+		if (options_done) {
+			const struct arg_spec *rest = NULL;
+			for (size_t k = 0; k < nargs && !rest; k++)
+				if ((cmd->args[k].flags & ARG_REST) &&
+				    !(cmd->args[k].flags & ARG_MCP_ONLY))
+					rest = &cmd->args[k];
+			if (rest)
+				next_positional = (size_t)(rest - cmd->args);
+		}
 		while (next_positional < nargs) {
 			const struct arg_spec *cand = &cmd->args[next_positional];
 			if ((cand->flags & ARG_POSITIONAL) && !(cand->flags & ARG_MCP_ONLY)) {

@@ -134,11 +134,10 @@ int cmd_values_finish(const struct command *cmd, struct cmd_call *call, bool mcp
 		if (v->present)
 			continue;
 		if (a->flags & ARG_REQUIRED) {
-			if (a->flags & ARG_REST)
+			if ((a->flags & ARG_REST) && !mcp)
 				return pyro_err_set(&call->err, PYRO_EXIT_USAGE,
-						    "'%s' needs %s%s. See '%s --help'",
-						    call->path, mcp ? "" : "a command after -- ",
-						    mcp ? label : "", call->path);
+						    "'%s' needs %s (after --). See '%s --help'",
+						    call->path, label, call->path);
 			return pyro_err_set(&call->err, PYRO_EXIT_USAGE,
 					    "'%s' needs %s%s. See '%s --help'", call->path,
 					    mcp ? "argument " : "", label, call->path);

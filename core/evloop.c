@@ -23,6 +23,7 @@ void evloop_init(struct evloop *loop)
 	memset(loop, 0, sizeof *loop);
 	loop->signal_fd = -1;
 	loop->next_timer_id = 1;
+	loop->next_gen = 1;
 }
 
 void evloop_close(struct evloop *loop)
@@ -48,8 +49,13 @@ int evloop_watch(struct evloop *loop, int fd, short events, evloop_fd_fn fn, voi
 		 struct pyro_err *err)
 {
 	struct evloop_watch *w = find_watch(loop, fd);
-	if (!w)
-		w = find_watch(loop, -1); /* reuse a slot freed during dispatch */
+	if (w) {
+		w->events = events; /* same fd: a new callback, same owner */
+		w->fn = fn;
+		w->ctx = ctx;
+		return 0;
+	}
+	w = find_watch(loop, -1); /* reuse a slot freed during dispatch */
 	if (!w) {
 		if (loop->nwatches == loop->capwatches) {
 			size_t cap = loop->capwatches ? loop->capwatches * 2 : 16;
@@ -63,7 +69,7 @@ int evloop_watch(struct evloop *loop, int fd, short events, evloop_fd_fn fn, voi
 		}
 		w = &loop->watches[loop->nwatches++];
 	}
-	*w = (struct evloop_watch){ fd, events, fn, ctx };
+	*w = (struct evloop_watch){ fd, events, loop->next_gen++, fn, ctx };
 	return 0;
 }
 
@@ -155,29 +161,30 @@ static void compact_watches(struct evloop *loop)
 	loop->nwatches = out;
 }
 
-/* Milliseconds until the earliest timer (-1: none), firing any that are due. */
+/* Fire due timers, earliest first, and return the milliseconds until the
+ * next one (-1: none). */
 static int run_timers(struct evloop *loop)
 {
-	int64_t now = evloop_now_ms();
-	int64_t soonest = -1;
-	for (size_t i = 0; i < loop->ntimers && !loop->stopping; i++) {
-		struct evloop_timer *t = &loop->timers[i];
-		if (!t->id)
-			continue;
-		if (t->due_ms <= now) {
-			struct evloop_timer fire = *t;
-			t->id = 0; /* one-shot: free the slot before the callback */
-			fire.fn(loop, fire.ctx);
-			now = evloop_now_ms();
-			i = (size_t)-1; /* the callback may have changed the array */
-			soonest = -1;
-			continue;
+	for (;;) {
+		int64_t now = evloop_now_ms();
+		struct evloop_timer *next = NULL;
+		for (size_t i = 0; i < loop->ntimers; i++) {
+			struct evloop_timer *t = &loop->timers[i];
+			if (t->id && (!next || t->due_ms < next->due_ms))
+				next = t;
 		}
-		int64_t wait = t->due_ms - now;
-		if (soonest < 0 || wait < soonest)
-			soonest = wait;
+		if (!next)
+			return -1;
+		if (next->due_ms > now) {
+			int64_t wait = next->due_ms - now;
+			return wait > 60000 ? 60000 : (int)wait;
+		}
+		if (loop->stopping)
+			return 0;
+		struct evloop_timer fire = *next;
+		next->id = 0; /* one-shot: free the slot before the callback */
+		fire.fn(loop, fire.ctx);
 	}
-	return soonest < 0 ? -1 : soonest > 60000 ? 60000 : (int)soonest;
 }
 
 static size_t live_watches(const struct evloop *loop)
@@ -191,6 +198,7 @@ static size_t live_watches(const struct evloop *loop)
 int evloop_run(struct evloop *loop, struct pyro_err *err)
 {
 	struct pollfd *pfds = NULL;
+	uint64_t *gens = NULL;
 	size_t cap = 0;
 	loop->stopping = 0;
 	while (!loop->stopping) {
@@ -203,34 +211,49 @@ int evloop_run(struct evloop *loop, struct pyro_err *err)
 			break; /* nothing left that could ever happen */
 		if (n > cap) {
 			struct pollfd *grown = pyro_realloc(pfds, n * sizeof *grown);
-			if (!grown) {
+			if (grown)
+				pfds = grown;
+			uint64_t *grown_gens = grown ? pyro_realloc(gens, n * sizeof *gens) : NULL;
+			if (!grown_gens) {
 				free(pfds);
+				free(gens);
 				return pyro_err_set(err, PYRO_EXIT_INTERNAL,
 						    "out of memory in the event loop");
 			}
-			pfds = grown;
+			gens = grown_gens;
 			cap = n;
 		}
-		for (size_t i = 0; i < n; i++)
-			pfds[i] = (struct pollfd){ loop->watches[i].fd, loop->watches[i].events, 0 };
+		/* After compaction slot i is watches[i]; remember who owned it
+		 * so a slot re-owned during this round is not handed old events.
+		 * Paused watches get fd -1, which poll() skips entirely. */
+		for (size_t i = 0; i < n; i++) {
+			const struct evloop_watch *w = &loop->watches[i];
+			pfds[i] = (struct pollfd){ w->events ? w->fd : -1, w->events, 0 };
+			gens[i] = w->gen;
+		}
 		int rc = poll(pfds, n, timeout);
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
 			free(pfds);
+			free(gens);
 			return pyro_err_sys(err, e, "poll failed");
 		}
 		for (size_t i = 0; i < n && rc > 0 && !loop->stopping; i++) {
 			if (!pfds[i].revents)
 				continue;
-			/* The watch may have been removed or replaced by an
-			 * earlier callback in this round. */
-			struct evloop_watch *w = find_watch(loop, pfds[i].fd);
-			if (w && w->fn)
-				w->fn(loop, pfds[i].fd, pfds[i].revents, w->ctx);
+			/* Skip a watch removed, or a slot re-owned, by an earlier
+			 * callback in this round. Slots do not move within a round
+			 * (compaction happens between rounds), but the array may
+			 * have been reallocated: index it afresh. */
+			struct evloop_watch *w = &loop->watches[i];
+			if (w->fd != pfds[i].fd || w->gen != gens[i] || !w->fn)
+				continue;
+			w->fn(loop, w->fd, pfds[i].revents, w->ctx);
 		}
 	}
 	free(pfds);
+	free(gens);
 	return 0;
 }

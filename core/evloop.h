@@ -8,7 +8,10 @@
  *
  * Callbacks may add and remove watchers and timers, including their own,
  * and may call evloop_stop(); a watcher removed during a dispatch round is
- * not called again in that round. Single-threaded. */
+ * not called again in that round, even when a new watcher took its fd
+ * number meanwhile. A paused watch (events 0) is left out of poll(), so
+ * not even POLLHUP or POLLERR wake it. Due timers fire earliest first.
+ * Single-threaded. */
 #ifndef PYRO_EVLOOP_H
 #define PYRO_EVLOOP_H
 
@@ -25,7 +28,8 @@ typedef void (*evloop_signal_fn)(struct evloop *loop, int signo, void *ctx);
 
 struct evloop_watch {
 	int fd;           /* -1: free slot */
-	short events;
+	short events;     /* 0: paused (not polled at all, so no POLLHUP either) */
+	uint64_t gen;     /* changes when the slot gets a new owner */
 	evloop_fd_fn fn;
 	void *ctx;
 };
@@ -43,6 +47,7 @@ struct evloop {
 	struct evloop_timer *timers;
 	size_t ntimers, captimers;
 	uint64_t next_timer_id;
+	uint64_t next_gen;
 	int signal_fd;             /* -1 until evloop_signals() */
 	sigset_t signal_set;
 	sigset_t saved_mask;       /* restored by evloop_close() */

@@ -17,14 +17,25 @@ static void rooted(char *out, size_t cap, const char *root_var, const char *path
 	snprintf(out, cap, "%s%s", root && *root ? root : "", path);
 }
 
+static bool can_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Opening /dev/kvm, /dev/net/tun or /dev/vhost-vsock and closing it again
+ * creates nothing: no VM, interface or vhost device. */
 static void probe_device(const char *path, struct dev_access *out)
 {
 	char full[4096];
 	rooted(full, sizeof full, "PYRO_DEV_ROOT", path);
 	struct stat st;
-	out->exists = stat(full, &st) == 0;
-	out->readable = out->exists && access(full, R_OK) == 0;
-	out->writable = out->exists && access(full, W_OK) == 0;
+	out->exists = stat(full, &st) == 0 && S_ISCHR(st.st_mode);
+	out->readable = out->exists && can_open(full, O_RDONLY);
+	out->writable = out->exists && can_open(full, O_WRONLY);
 }
 
 static void probe_ip_forward(struct host_report *r)
@@ -91,6 +102,8 @@ static void probe_version(struct vmm_probe *p)
 static void probe_vmm(struct vmm_probe *p, const char *name, const char *override_var)
 {
 	p->found = hostprobe_find_exe(name, override_var, p->path, sizeof p->path);
+	const char *override = getenv(override_var);
+	p->override_bad = !p->found && override && *override;
 	if (p->found)
 		probe_version(p);
 }
@@ -124,12 +137,16 @@ void hostprobe_run(struct host_report *r)
 	struct pyro_err err;
 	if (paths_cache_dir(r->cache_dir, sizeof r->cache_dir, &err) == 0)
 		paths_probe_dir(r->cache_dir, &r->cache);
-	else
-		snprintf(r->paths_error, sizeof r->paths_error, "%s", err.msg);
+	else {
+		r->cache_dir[0] = '\0';
+		snprintf(r->cache_error, sizeof r->cache_error, "%s", err.msg);
+	}
 	if (paths_state_dir(r->state_dir, sizeof r->state_dir, &err) == 0)
 		paths_probe_dir(r->state_dir, &r->state);
-	else
-		snprintf(r->paths_error, sizeof r->paths_error, "%s", err.msg);
+	else {
+		r->state_dir[0] = '\0';
+		snprintf(r->state_error, sizeof r->state_error, "%s", err.msg);
+	}
 }
 
 bool hostprobe_kvm_usable(const struct host_report *r)

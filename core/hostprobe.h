@@ -13,6 +13,10 @@
 #include "err.h"
 #include "paths.h"
 
+/* A device is "readable"/"writable" only when this process could really
+ * open it that way: permissions alone are not enough (a container's device
+ * cgroup can deny the open). A path that is not a character device does
+ * not count as existing. */
 struct dev_access {
 	bool exists;
 	bool readable;
@@ -21,6 +25,7 @@ struct dev_access {
 
 struct vmm_probe {
 	bool found;
+	bool override_bad;   /* the override env var names something not executable */
 	char path[4096];
 	char version[128];   /* first line of `--version`, "" when it would not say */
 };
@@ -37,7 +42,8 @@ struct host_report {
 	char cache_dir[4096];
 	char state_dir[4096];
 	struct path_access cache, state;
-	char paths_error[PYRO_ERR_MSG_MAX]; /* why a dir could not be resolved, or "" */
+	char cache_error[PYRO_ERR_MSG_MAX]; /* why the cache dir could not be resolved, or "" */
+	char state_error[PYRO_ERR_MSG_MAX]; /* same for the state dir */
 };
 
 void hostprobe_run(struct host_report *r);

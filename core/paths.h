@@ -7,7 +7,8 @@
  *         $XDG_STATE_HOME/pyro, else ~/.local/state/pyro
  *
  * Relative XDG values are ignored, as the XDG spec says. Functions write
- * into a caller buffer and fail (PYRO_EXIT_FAILURE) only when no home
+ * into a caller buffer and fail with PYRO_EXIT_USAGE when PYRO_CACHE_DIR or
+ * PYRO_STATE_DIR is not absolute, and with PYRO_EXIT_FAILURE when no home
  * directory can be found or the path does not fit. */
 #ifndef PYRO_PATHS_H
 #define PYRO_PATHS_H

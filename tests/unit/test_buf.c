@@ -103,6 +103,17 @@ TEST(buf_reads_files_and_fds)
 	CHECK(buf_read_file(&b, path) == -1 && errno == EMSGSIZE);
 	buf_release(&b);
 
+	/* Slightly over a cap that is not a power of two: capacity doubling
+	 * must not let the read exceed it. */
+	buf_init(&b, 49999);
+	errno = 0;
+	CHECK(buf_read_file(&b, path) == -1 && errno == EMSGSIZE);
+	CHECK(b.len == 49999);
+	buf_release(&b);
+	buf_init(&b, 64);
+	CHECK(buf_read_file(&b, path) == -1 && errno == EMSGSIZE && b.len == 64);
+	buf_release(&b);
+
 	/* Exactly at the cap is fine. */
 	buf_init(&b, 50000);
 	CHECK(buf_read_file(&b, path) == 0 && b.len == 50000);

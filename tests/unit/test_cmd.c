@@ -84,6 +84,35 @@ TEST(cmd_parses_positionals_options_and_rest)
 	buf_release(&help);
 }
 
+static const struct arg_spec opt_env_args[] = {
+	{ .name = "environment", .type = ARG_STRING, .flags = ARG_POSITIONAL, .metavar = "ENV" },
+	{ .name = "command", .type = ARG_STRING_LIST,
+	  .flags = ARG_POSITIONAL | ARG_REST | ARG_REQUIRED, .metavar = "COMMAND" },
+	{ 0 },
+};
+
+TEST(cmd_double_dash_feeds_the_rest_argument)
+{
+	const struct command opt_env = { .name = "x", .summary = "x", .args = opt_env_args,
+					 .run = run_ok };
+	struct cmd_call call;
+	struct buf help = BUF_INIT;
+	char *w[] = { "--", "ls", "-la", NULL };
+	CHECK(cmd_parse_argv(&opt_env, "x", 3, w, &call, &help) == 0);
+	CHECK(cmd_str(&call, "environment") == NULL);
+	size_t n;
+	const char *const *c = cmd_list(&call, "command", &n);
+	CHECK(n == 2);
+	CHECK_STR(c[0], "ls");
+	cmd_call_release(&call);
+	char *w2[] = { "debian", "--", "-x", NULL };
+	CHECK(cmd_parse_argv(&opt_env, "x", 3, w2, &call, &help) == 0);
+	CHECK_STR(cmd_str(&call, "environment"), "debian");
+	CHECK_STR(cmd_list(&call, "command", &n)[0], "-x");
+	cmd_call_release(&call);
+	buf_release(&help);
+}
+
 TEST(cmd_applies_defaults_and_marks_given)
 {
 	struct cmd_call call;
@@ -141,7 +170,10 @@ TEST(cmd_usage_errors_say_what_was_wrong)
 	expect_usage((const char *[]){ "run", "e", "--network=yes", "x", NULL },
 		     "--network takes no value");
 	expect_usage((const char *[]){ "run", NULL }, "'tool run' needs ENVIRONMENT");
-	expect_usage((const char *[]){ "run", "e", NULL }, "needs a command after --");
+	expect_usage((const char *[]){ "run", "e", NULL }, "'tool run' needs COMMAND (after --)");
+	/* "--" does not feed a required positional that comes before the rest. */
+	expect_usage((const char *[]){ "run", "--", "ls", "-la", NULL },
+		     "'tool run' needs ENVIRONMENT");
 	expect_usage((const char *[]){ "env", "list", "extra", NULL },
 		     "unexpected argument 'extra' for 'tool env list'");
 }

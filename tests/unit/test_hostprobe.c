@@ -37,8 +37,16 @@ TEST(hostprobe_reads_a_fake_host)
 	mkdir(dev, 0755);
 	mkdir(proc, 0755);
 	mkdir(bin, 0755);
-	make_file(dev, "/dev/kvm", "", 0666);
-	make_file(dev, "/dev/net/tun", "", 0666);
+	/* Devices are character devices that open: /dev/null stands in. A
+	 * regular file or a directory at a device path does not count. */
+	make_file(dev, "/dev/net/.keep", "", 0644);
+	char link[1024];
+	snprintf(link, sizeof link, "%s/dev/kvm", dev);
+	CHECK(symlink("/dev/null", link) == 0);
+	snprintf(link, sizeof link, "%s/dev/net/tun", dev);
+	CHECK(symlink("/dev/null", link) == 0);
+	snprintf(link, sizeof link, "%s/dev/vhost-vsock", dev);
+	CHECK(mkdir(link, 0755) == 0);
 	make_file(proc, "/proc/sys/net/ipv4/ip_forward", "1\n", 0644);
 	/* A fake VMM that answers --version. */
 	make_file(bin, "/qemu-system-x86_64", "#!/bin/sh\necho 'QEMU emulator version 9.9.9'\necho second\n", 0755);
@@ -59,7 +67,8 @@ TEST(hostprobe_reads_a_fake_host)
 
 	CHECK(r.kvm.exists && r.kvm.readable && r.kvm.writable);
 	CHECK(hostprobe_kvm_usable(&r));
-	CHECK(!r.vhost_vsock.exists && !r.vhost_vsock.readable);
+	CHECK(!r.vhost_vsock.exists && !r.vhost_vsock.readable); /* a directory */
+	CHECK(r.firecracker.override_bad);
 	CHECK(r.tun.exists);
 	CHECK(r.ip_forward_known && r.ip_forward);
 	CHECK(!r.firecracker.found);
@@ -82,6 +91,36 @@ TEST(hostprobe_reports_missing_devices_and_unknown_forwarding)
 	CHECK(!r.kvm.exists && !hostprobe_kvm_usable(&r));
 	CHECK(!r.tun.exists);
 	CHECK(!r.ip_forward_known && !r.ip_forward);
+}
+
+TEST(hostprobe_regular_file_is_not_a_device)
+{
+	char dev[512];
+	snprintf(dev, sizeof dev, "%s/fake", test_tmpdir());
+	mkdir(dev, 0755);
+	make_file(dev, "/dev/kvm", "", 0666);
+	setenv("PYRO_DEV_ROOT", dev, 1);
+	struct host_report r;
+	hostprobe_run(&r);
+	unsetenv("PYRO_DEV_ROOT");
+	CHECK(!r.kvm.exists && !hostprobe_kvm_usable(&r));
+}
+
+TEST(hostprobe_keeps_both_directory_errors)
+{
+	char *old_cache = getenv("PYRO_CACHE_DIR") ? strdup(getenv("PYRO_CACHE_DIR")) : NULL;
+	char *old_state = getenv("PYRO_STATE_DIR") ? strdup(getenv("PYRO_STATE_DIR")) : NULL;
+	setenv("PYRO_CACHE_DIR", "rel-cache", 1);
+	setenv("PYRO_STATE_DIR", "rel-state", 1);
+	struct host_report r;
+	hostprobe_run(&r);
+	old_cache ? setenv("PYRO_CACHE_DIR", old_cache, 1) : unsetenv("PYRO_CACHE_DIR");
+	old_state ? setenv("PYRO_STATE_DIR", old_state, 1) : unsetenv("PYRO_STATE_DIR");
+	free(old_cache);
+	free(old_state);
+	CHECK_CONTAINS(r.cache_error, "PYRO_CACHE_DIR must be an absolute path (got 'rel-cache')");
+	CHECK_CONTAINS(r.state_error, "PYRO_STATE_DIR must be an absolute path (got 'rel-state')");
+	CHECK(r.cache_dir[0] == '\0' && r.state_dir[0] == '\0');
 }
 
 TEST(hostprobe_find_exe_honours_override_and_path)
