@@ -317,25 +317,32 @@ static const char *plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
-int agentproto_reader_timeout(struct agentproto_reader *r, struct pyro_err *err)
+/* The frame was cut short (`how`: "timed out", "connection closed"):
+ * fail naming how far it got. Returns 1 when the reader was between frames
+ * and nothing failed, so the caller decides what that means. */
+static int fail_mid_frame(struct agentproto_reader *r, struct pyro_err *err, int code,
+			  const char *how)
 {
 	const char *w = kind_word(r->kind);
-	switch (r->state) {
-	case ST_FAILED:
-		return give_err(r, err);
-	case ST_BODY:
-		return reader_failf(r, err, PYRO_EXIT_TIMEOUT,
-				    "timed out after %" PRIu64 " of %" PRIu64 " %s body bytes",
+	if (r->state == ST_BODY)
+		return reader_failf(r, err, code,
+				    "%s after %" PRIu64 " of %" PRIu64 " %s body bytes", how,
 				    r->body_done, r->body_size, w);
-	case ST_HEADER:
-		if (r->line.len)
-			return reader_failf(r, err, PYRO_EXIT_TIMEOUT,
-					    "timed out in the middle of a %s header (%zu byte%s received)",
-					    w, r->line.len, plural(r->line.len));
-		/* fall through */
-	default:
-		return reader_failf(r, err, PYRO_EXIT_TIMEOUT, "timed out waiting for a %s", w);
-	}
+	if (r->state == ST_HEADER && r->line.len)
+		return reader_failf(r, err, code,
+				    "%s in the middle of a %s header (%zu byte%s received)", how,
+				    w, r->line.len, plural(r->line.len));
+	return 1;
+}
+
+int agentproto_reader_timeout(struct agentproto_reader *r, struct pyro_err *err)
+{
+	if (r->state == ST_FAILED)
+		return give_err(r, err);
+	if (fail_mid_frame(r, err, PYRO_EXIT_TIMEOUT, "timed out") < 0)
+		return -1;
+	return reader_failf(r, err, PYRO_EXIT_TIMEOUT, "timed out waiting for a %s",
+			    kind_word(r->kind));
 }
 
 bool agentproto_reader_idle(const struct agentproto_reader *r)
@@ -467,28 +474,17 @@ int agentproto_feed(struct agentproto_reader *r, struct json_doc *doc, const voi
 int agentproto_feed_eof(struct agentproto_reader *r, struct agentproto_event *ev,
 			struct pyro_err *err)
 {
-	const char *w = kind_word(r->kind);
 	memset(ev, 0, sizeof *ev);
-	switch (r->state) {
-	case ST_FAILED:
+	if (r->state == ST_FAILED)
 		return give_err(r, err);
-	case ST_END:
+	if (r->state == ST_END) {
 		ev->type = AGENTPROTO_FRAME_END;
 		r->state = ST_HEADER;
 		return 0;
-	case ST_BODY:
-		return reader_failf(r, err, PYRO_EXIT_FAILURE,
-				    "connection closed after %" PRIu64 " of %" PRIu64 " %s body bytes",
-				    r->body_done, r->body_size, w);
-	case ST_HEADER:
-		if (r->line.len)
-			return reader_failf(r, err, PYRO_EXIT_FAILURE,
-					    "connection closed in the middle of a %s header (%zu byte%s received)",
-					    w, r->line.len, plural(r->line.len));
-		/* fall through */
-	default:
-		ev->type = AGENTPROTO_EOF;
-		r->state = ST_CLOSED;
-		return 0;
 	}
+	if (fail_mid_frame(r, err, PYRO_EXIT_FAILURE, "connection closed") < 0)
+		return -1;
+	ev->type = AGENTPROTO_EOF;
+	r->state = ST_CLOSED;
+	return 0;
 }

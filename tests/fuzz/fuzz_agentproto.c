@@ -17,6 +17,7 @@
  *    its body, parses again into an equal frame (header equal apart from
  *    "body_size", same body). Re-encoding may only fail for being longer
  *    than max_header (compact emission can lengthen numbers: 1e2 -> 100.0). */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,16 +26,7 @@
 #include "../../core/agentproto.h"
 #include "../../core/exitcodes.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_ASSERT(cond)                                                          \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-				__LINE__, #cond);                                  \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
 
 static const struct agentproto_limits lim = { .max_header = 300, .max_body = 5000 };
 

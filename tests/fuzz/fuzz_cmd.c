@@ -3,6 +3,7 @@
  * binder, against a table that uses every argument type and flag, and
  * against the real `pyro` table. Handlers are never run. The first byte
  * picks the front end. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,6 @@ static void fuzz_json_args(const uint8_t *data, size_t size)
 	json_doc_free(doc);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0 || size > 4096)

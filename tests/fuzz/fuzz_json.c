@@ -10,6 +10,7 @@
  *    accepts "<bytes>" exactly when json_utf8_valid() does;
  *  - json_emit_string of the raw bytes always yields a JSON string that
  *    parses, and gives the bytes back when they are valid UTF-8. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +19,7 @@
 #include "../../core/exitcodes.h"
 #include "../../core/json.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_ASSERT(cond)                                                        \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-				__LINE__, #cond);                                \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
 
 static const struct json_limits small_limits = {
 	.max_input_bytes = 1 << 16,

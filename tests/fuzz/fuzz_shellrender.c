@@ -9,6 +9,7 @@
  *  - the output equals a deliberately naive second implementation below that
  *    follows the original Python line by line (decode everything, then walk
  *    the text with look-ahead, list-style inserts and deletes). */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +234,6 @@ static void same(const struct buf *a, const struct buf *b)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2 || size > MAX_INPUT + 2)

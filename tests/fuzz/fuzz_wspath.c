@@ -2,6 +2,7 @@
  * agents and users. Properties: an accepted path is "/workspace" or starts
  * with "/workspace/", has no "." or ".." component, no "//", no NUL, and
  * maps under the host directory without escaping it. */
+#include "fuzz.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,6 @@ static void check_normalized(const char *p)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 8192)
