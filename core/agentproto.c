@@ -351,6 +351,11 @@ bool agentproto_reader_idle(const struct agentproto_reader *r)
 	       r->state == ST_CLOSED;
 }
 
+bool agentproto_reader_in_frame(const struct agentproto_reader *r)
+{
+	return r->state == ST_BODY || r->state == ST_END || r->state == ST_FAILED;
+}
+
 static int only_space(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -140,6 +140,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "err.h"
@@ -271,6 +272,10 @@ int agentproto_feed_eof(struct agentproto_reader *r, struct agentproto_event *ev
  * timeout here loses nothing. */
 bool agentproto_reader_idle(const struct agentproto_reader *r);
 
+/* True after a header until its FRAME_END has been reported (and once
+ * failed, so the caller sees the error): a body may be pending. */
+bool agentproto_reader_in_frame(const struct agentproto_reader *r);
+
 /* A deadline passed (an event-loop timer, say): fail the reader with the
  * "timed out ..." message for where it is, and return -1. */
 int agentproto_reader_timeout(struct agentproto_reader *r, struct pyro_err *err);
@@ -327,6 +332,7 @@ struct agentproto_stream {
 	struct agentproto_reader reader;
 	unsigned char *in;  /* read-ahead, allocated on first read */
 	size_t in_off, in_len;
+	bool at_eof;        /* read() returned 0 */
 };
 
 void agentproto_stream_init(struct agentproto_stream *s, int fd, enum agentproto_kind kind,
@@ -344,5 +350,23 @@ void agentproto_stream_release(struct agentproto_stream *s);
 int agentproto_stream_read(struct agentproto_stream *s, struct json_doc *doc,
 			   struct json_value **header, uint64_t *body_size, agentproto_sink_fn sink,
 			   void *sink_ctx, int64_t deadline_ms, struct pyro_err *err);
+
+/* Pull-style reading, for a consumer that wants the body on its own terms
+ * (an archive library's read callback, say).
+ *
+ * agentproto_stream_header: read up to the next frame's header: 1 with
+ * *header (in doc) and *body_size, 0 when the stream ended cleanly first,
+ * -1 with err (final). Whatever was left unread of the previous frame's body
+ * is read and dropped first, so a handler that gave up on a body never
+ * desynchronises the stream.
+ *
+ * agentproto_stream_body: copy up to cap bytes of the current frame's body
+ * into dst: the count (> 0), 0 once the body is through (the frame has
+ * ended), -1 with err (final). */
+int agentproto_stream_header(struct agentproto_stream *s, struct json_doc *doc,
+			     struct json_value **header, uint64_t *body_size, int64_t deadline_ms,
+			     struct pyro_err *err);
+ssize_t agentproto_stream_body(struct agentproto_stream *s, void *dst, size_t cap,
+			       int64_t deadline_ms, struct pyro_err *err);
 
 #endif

@@ -163,40 +163,26 @@ static int stream_fail(struct agentproto_stream *s, struct pyro_err *why, struct
 	return agentproto_reader_fail(&s->reader, why, err);
 }
 
-int agentproto_stream_read(struct agentproto_stream *s, struct json_doc *doc,
-			   struct json_value **header, uint64_t *body_size, agentproto_sink_fn sink,
-			   void *sink_ctx, int64_t deadline_ms, struct pyro_err *err)
+/* The stream's next event other than NEED_MORE, feeding at most `cap`
+ * buffered bytes per step (a body pull hands out no more than its caller's
+ * room) and reading more input as needed. 0, or -1 with err (final). */
+static int stream_next(struct agentproto_stream *s, struct json_doc *doc, size_t cap,
+		       struct agentproto_event *ev, int64_t deadline_ms, struct pyro_err *err)
 {
 	const char *w = s->reader.kind == AGENTPROTO_REQUEST ? "request" : "response";
-	struct agentproto_event ev;
 	struct pyro_err why;
-	if (header)
-		*header = NULL;
-	if (body_size)
-		*body_size = 0;
 	for (;;) {
+		size_t avail = s->in_len - s->in_off;
 		const unsigned char *p = s->in ? s->in + s->in_off : NULL;
-		if (agentproto_feed(&s->reader, doc, p, s->in_len - s->in_off, &ev, err) < 0)
+		if (agentproto_feed(&s->reader, doc, p, avail < cap ? avail : cap, ev, err) < 0)
 			return -1;
-		s->in_off += ev.used;
-		switch (ev.type) {
-		case AGENTPROTO_HEADER:
-			if (header)
-				*header = ev.header;
-			if (body_size)
-				*body_size = ev.body_size;
-			continue;
-		case AGENTPROTO_BODY:
-			if (sink && sink(sink_ctx, ev.body, ev.body_len, &why) < 0)
-				return stream_fail(s, &why, err);
-			continue;
-		case AGENTPROTO_FRAME_END:
-			return 1;
-		case AGENTPROTO_EOF:
+		s->in_off += ev->used;
+		if (ev->type != AGENTPROTO_NEED_MORE)
 			return 0;
-		case AGENTPROTO_NEED_MORE:
-			break;
-		}
+		if (s->in_off < s->in_len)
+			continue; /* only the cap stopped it */
+		if (s->at_eof)
+			return agentproto_feed_eof(&s->reader, ev, err);
 		s->in_off = s->in_len = 0;
 		if (!s->in) {
 			s->in = pyro_malloc(AGENTPROTO_STREAM_CHUNK);
@@ -220,10 +206,94 @@ int agentproto_stream_read(struct agentproto_stream *s, struct json_doc *doc,
 			return stream_fail(s, &why, err);
 		}
 		if (n == 0) {
-			if (agentproto_feed_eof(&s->reader, &ev, err) < 0)
-				return -1;
-			return ev.type == AGENTPROTO_FRAME_END ? 1 : 0;
+			s->at_eof = true;
+			return agentproto_feed_eof(&s->reader, ev, err);
 		}
 		s->in_len = (size_t)n;
+	}
+}
+
+int agentproto_stream_header(struct agentproto_stream *s, struct json_doc *doc,
+			     struct json_value **header, uint64_t *body_size, int64_t deadline_ms,
+			     struct pyro_err *err)
+{
+	struct agentproto_event ev;
+	*header = NULL;
+	*body_size = 0;
+	for (;;) {
+		if (stream_next(s, doc, SIZE_MAX, &ev, deadline_ms, err) < 0)
+			return -1;
+		switch (ev.type) {
+		case AGENTPROTO_HEADER:
+			*header = ev.header;
+			*body_size = ev.body_size;
+			return 1;
+		case AGENTPROTO_EOF:
+			return 0;
+		default: /* BODY, FRAME_END: the unread rest of the previous frame */
+			continue;
+		}
+	}
+}
+
+ssize_t agentproto_stream_body(struct agentproto_stream *s, void *dst, size_t cap,
+			       int64_t deadline_ms, struct pyro_err *err)
+{
+	struct agentproto_event ev;
+	if (cap == 0) {
+		pyro_err_set(err, PYRO_EXIT_INTERNAL, "agentproto_stream_body: no room to read into");
+		return -1;
+	}
+	if (cap > SSIZE_MAX)
+		cap = SSIZE_MAX;
+	/* Between frames there is no body: feeding on would start parsing the
+	 * next header, and fail the stream for a caller's slip. */
+	if (!agentproto_reader_in_frame(&s->reader)) {
+		pyro_err_set(err, PYRO_EXIT_INTERNAL,
+			     "agentproto_stream_body: called with no frame body pending");
+		return -1;
+	}
+	if (stream_next(s, NULL, cap, &ev, deadline_ms, err) < 0)
+		return -1;
+	switch (ev.type) {
+	case AGENTPROTO_BODY:
+		memcpy(dst, ev.body, ev.body_len);
+		return (ssize_t)ev.body_len;
+	case AGENTPROTO_FRAME_END:
+		return 0;
+	default:
+		pyro_err_set(err, PYRO_EXIT_INTERNAL,
+			     "agentproto_stream_body: called with no frame body pending");
+		return -1;
+	}
+}
+
+int agentproto_stream_read(struct agentproto_stream *s, struct json_doc *doc,
+			   struct json_value **header, uint64_t *body_size, agentproto_sink_fn sink,
+			   void *sink_ctx, int64_t deadline_ms, struct pyro_err *err)
+{
+	struct json_value *h;
+	uint64_t size;
+	struct agentproto_event ev;
+	struct pyro_err why;
+	if (header)
+		*header = NULL;
+	if (body_size)
+		*body_size = 0;
+	int got = agentproto_stream_header(s, doc, &h, &size, deadline_ms, err);
+	if (got <= 0)
+		return got;
+	if (header)
+		*header = h;
+	if (body_size)
+		*body_size = size;
+	for (;;) {
+		if (stream_next(s, NULL, SIZE_MAX, &ev, deadline_ms, err) < 0)
+			return -1;
+		if (ev.type == AGENTPROTO_FRAME_END)
+			return 1;
+		if (ev.type == AGENTPROTO_BODY && sink &&
+		    sink(sink_ctx, ev.body, ev.body_len, &why) < 0)
+			return stream_fail(s, &why, err);
 	}
 }
