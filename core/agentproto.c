@@ -351,6 +351,11 @@ bool agentproto_reader_idle(const struct agentproto_reader *r)
 	       r->state == ST_CLOSED;
 }
 
+bool agentproto_reader_failed(const struct agentproto_reader *r)
+{
+	return r->state == ST_FAILED;
+}
+
 bool agentproto_reader_in_frame(const struct agentproto_reader *r)
 {
 	return r->state == ST_BODY || r->state == ST_END || r->state == ST_FAILED;

@@ -275,6 +275,8 @@ bool agentproto_reader_idle(const struct agentproto_reader *r);
 /* True after a header until its FRAME_END has been reported (and once
  * failed, so the caller sees the error): a body may be pending. */
 bool agentproto_reader_in_frame(const struct agentproto_reader *r);
+/* True once the reader has failed (every later call repeats the error). */
+bool agentproto_reader_failed(const struct agentproto_reader *r);
 
 /* A deadline passed (an event-loop timer, say): fail the reader with the
  * "timed out ..." message for where it is, and return -1. */

@@ -115,6 +115,10 @@ struct json_doc; /* opaque arena */
 
 struct json_doc *json_doc_new(void);
 void json_doc_free(struct json_doc *doc);
+/* n bytes (maximally aligned) that live as long as the doc: for side data
+ * a tree's user builds next to it (argv arrays, say). NULL when out of
+ * memory. */
+void *json_doc_alloc(struct json_doc *doc, size_t n);
 
 /* Parse text[0..len) into doc. On success *out is the root. On failure
  * returns -1 and err (code PYRO_EXIT_USAGE) says what and where, e.g.

@@ -625,3 +625,8 @@ fail:
 		free(st);
 	return NULL;
 }
+
+void *json_doc_alloc(struct json_doc *doc, size_t n)
+{
+	return doc ? arena_alloc(&doc->arena, n ? n : 1, _Alignof(max_align_t)) : NULL;
+}

@@ -1,0 +1,6 @@
+/* Services (start/status/logs/stop_service). Being written. */
+#include "agent.h"
+
+void agent_services_shutdown(void)
+{
+}
