@@ -1,6 +1,7 @@
 /* Tests for core/atomicfile.c. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -268,10 +269,14 @@ TEST(atomicfile_streaming_variant)
 
 /* Writers in child processes replace the file over and over, each with its
  * own full content (its own byte, its own length); the parent keeps reading
- * and must only ever see one writer's complete content. */
+ * and must only ever see one writer's complete content. The writers go on
+ * until the parent has read READS times (it closes `stop`), so the overlap
+ * does not depend on how fast the machine is. */
 TEST(atomicfile_concurrent_writers_never_tear)
 {
-	enum { WRITERS = 4, ROUNDS = 150 };
+	enum { WRITERS = 4, READS = 200, MAX_ROUNDS = 200000 };
+	int stop[2];
+	CHECK(pipe(stop) == 0);
 	char path[PATH_MAX];
 	struct pyro_err err = { 0 };
 	join(path, "shared");
@@ -292,14 +297,20 @@ TEST(atomicfile_concurrent_writers_never_tear)
 		pids[w] = fork();
 		forked += pids[w] > 0;
 		if (pids[w] == 0) {
+			close(stop[1]);
 			memset(content, 'A' + w, sizes[w]);
-			for (int r = 0; r < ROUNDS; r++)
+			for (int r = 0; r < MAX_ROUNDS; r++) {
+				struct pollfd p = { .fd = stop[0], .events = POLLIN };
+				if (poll(&p, 1, 0) > 0)
+					_exit(0); /* the parent closed its end */
 				if (atomicfile_write(path, content, sizes[w], 0600, NULL) < 0)
 					_exit(1);
+			}
 			_exit(0);
 		}
 	}
 	free(content);
+	close(stop[0]);
 	int reads = 0, torn = 0, running = 0, failed_children = 0;
 	struct buf b = BUF_INIT;
 	do {
@@ -308,7 +319,10 @@ TEST(atomicfile_concurrent_writers_never_tear)
 			torn++;
 			break;
 		}
-		reads++;
+		if (++reads == READS) {
+			close(stop[1]);
+			stop[1] = -1;
+		}
 		int w = b.len ? b.data[0] - 'A' : -1;
 		if (w < 0 || w > WRITERS || b.len != sizes[w]) {
 			torn++;
@@ -334,6 +348,8 @@ TEST(atomicfile_concurrent_writers_never_tear)
 			}
 		}
 	} while (running && !torn);
+	if (stop[1] >= 0)
+		close(stop[1]);
 	for (int c = 0; c < WRITERS; c++)
 		if (pids[c] > 0)
 			waitpid(pids[c], NULL, 0);
@@ -343,6 +359,6 @@ TEST(atomicfile_concurrent_writers_never_tear)
 	CHECK(forked == WRITERS);
 	CHECK(torn == 0);
 	CHECK(failed_children == 0);
-	CHECK(reads > 10);
+	CHECK(reads >= READS);
 	CHECK(count_entries(test_tmpdir()) == 1);
 }
