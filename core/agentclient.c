@@ -189,7 +189,8 @@ int agentclient_call(const struct agent_target *t, struct json_doc *doc,
 		return -1;
 	int rc = -1;
 	struct agentproto_stream s;
-	agentproto_stream_init(&s, fd, AGENTPROTO_RESPONSE, NULL);
+	struct agentproto_limits lim = { .max_header = AGENTCLIENT_MAX_ANSWER_HEADER };
+	agentproto_stream_init(&s, fd, AGENTPROTO_RESPONSE, &lim);
 	if (agentproto_write_header(fd, AGENTPROTO_REQUEST, req, body_fd >= 0 ? body_size : 0, NULL,
 				    deadline, err) < 0)
 		goto out;

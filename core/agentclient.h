@@ -34,6 +34,9 @@
 #include "json.h"
 
 #define AGENTCLIENT_DEFAULT_TIMEOUT_MS 30000
+/* Answer header lines may be this long: exec output, file contents and
+ * logs travel inside them (each capped by the agent), JSON-escaped. */
+#define AGENTCLIENT_MAX_ANSWER_HEADER ((size_t)256 << 20)
 
 struct agent_target {
 	const char *uds_path;   /* UNIX socket; NULL for AF_VSOCK */

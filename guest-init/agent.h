@@ -54,6 +54,10 @@
 #define AGENT_SECRET_DIR "/run/pyro-secrets"
 #define AGENT_WORKSPACE_DIR "/workspace"
 
+/* Request header lines may be this long: a 1 MiB write_workspace_file
+ * text can take up to 6 MiB once JSON-escaped (\u00XX per byte). */
+#define AGENT_MAX_HEADER ((size_t)8 << 20)
+
 /* A body read that sees no byte for this long fails (the client stalled). */
 #define AGENT_BODY_IDLE_MS 60000
 

@@ -120,7 +120,8 @@ static int serve_one(int fd, struct agentproto_stream *s, struct json_doc *doc,
 void agent_serve_connection(int fd)
 {
 	struct agentproto_stream s;
-	agentproto_stream_init(&s, fd, AGENTPROTO_REQUEST, NULL);
+	struct agentproto_limits lim = { .max_header = AGENT_MAX_HEADER };
+	agentproto_stream_init(&s, fd, AGENTPROTO_REQUEST, &lim);
 	for (;;) {
 		struct json_doc *doc = json_doc_new();
 		struct json_value *header;

@@ -84,7 +84,7 @@ done:
 #define EXEC_DEFAULT_TIMEOUT_S 30
 #define EXEC_MAX_TIMEOUT_S 86400
 #define EXEC_DEFAULT_OUTPUT (4 << 20)
-#define EXEC_MAX_OUTPUT (64 << 20)
+#define EXEC_MAX_OUTPUT (16 << 20)
 
 int agent_action_exec(struct agent_call *c, struct pyro_err *err)
 {

@@ -120,7 +120,7 @@ static int listen_unix(const char *path)
 		return -1;
 	}
 	unlink(tmp);
-	mode_t old = umask(0077);
+	mode_t old = umask(0177); /* the socket file: 0600 */
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
 	if (rc < 0 || listen(fd, 64) < 0 || rename(tmp, path) < 0) {
