@@ -363,3 +363,13 @@ int wspath_host(const char *workspace_dir, const char *path, const char *label,
 		return -1;
 	return wspath_join_host(workspace_dir, norm, out, out_size, err);
 }
+
+size_t wspath_utf8_invalid_at(const char *s, size_t n)
+{
+	return utf8_invalid_at((const unsigned char *)s, n);
+}
+
+void wspath_py_strip(const char *s, size_t *start, size_t *end)
+{
+	py_strip((const unsigned char *)s, start, end);
+}

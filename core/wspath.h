@@ -98,4 +98,15 @@ int wspath_join_host(const char *workspace_dir, const char *normalized,
 int wspath_host(const char *workspace_dir, const char *path, const char *label,
 		char *out, size_t out_size, struct pyro_err *err);
 
+/* Two helpers shared with other parsers of text that was a Python str in
+ * the original (core/patch.c), so the rules live in one place: */
+
+/* Offset of the first byte of s[0..n) that is not strict UTF-8 (as above),
+ * or n when all of it is. */
+size_t wspath_utf8_invalid_at(const char *s, size_t n);
+
+/* Python's str.strip() on VALID UTF-8 (the 29 code points listed above):
+ * narrows [*start, *end) of s. An all-whitespace range ends empty. */
+void wspath_py_strip(const char *s, size_t *start, size_t *end);
+
 #endif

@@ -1,0 +1,146 @@
+/* Unified-diff text patches for workspace files: parse, then apply.
+ *
+ * A port of the Python original's parse_unified_text_patch() and
+ * apply_unified_text_patch() (with _parse_patch_label,
+ * _validate_hunk_counts and _is_unsupported_patch_prelude). Behaviour and
+ * error sentences are the original's; the differences are listed at the end.
+ *
+ * Parsing (patch_parse) accepts what `diff -u` and `git diff` print for
+ * text files, and nothing fancier:
+ *  - the text is cut into lines exactly as Python's
+ *    str.splitlines(keepends=True) does: a line ends after \n, \r, \r\n,
+ *    \v, \f, \x1c, \x1d, \x1e, U+0085, U+2028 or U+2029, and keeps that
+ *    ending; the last line may have none;
+ *  - "diff --git " and "index " lines are skipped; mode, rename, copy,
+ *    similarity and binary lines are "unsupported patch feature: <line>";
+ *    whitespace-only lines between file sections are skipped;
+ *  - each file section is "--- OLD" then "+++ NEW". A label is cut at its
+ *    first tab (timestamps), stripped of Python whitespace; "/dev/null"
+ *    means no file; one leading "a/" or "b/" is dropped; the rest goes
+ *    through wspath_normalize (so "x", "a/x" and "/workspace/x" all name
+ *    /workspace/x, and its errors are the workspace path errors). OLD
+ *    /dev/null is an added file, NEW /dev/null a deleted one, two different
+ *    paths a rename (rejected);
+ *  - hunks start with "@@ -A[,B] +C[,D] @@" (anything may follow; B and D
+ *    default to 1) and hold lines starting with ' ', '-' or '+'; "\ No
+ *    newline at end of file" lines are skipped. The hunk ends at a line
+ *    starting with "@@", "--- " or "diff --git ", or at the end. The counts
+ *    of ' '/'-' lines and ' '/'+' lines must equal B and D.
+ *
+ * Applying (patch_apply) splits the old text the same way, copies lines up
+ * to each hunk's start (A - 1, or 0 when A is 0), checks every ' ' and '-'
+ * line against the old line byte for byte, INCLUDING its line ending, and
+ * emits ' ' and '+' lines. Hunks must come in order and not overlap. A
+ * deleted file's patch must remove every line. There is no fuzz and no
+ * offset search: the patch matches exactly or fails.
+ *
+ * Errors (struct pyro_err, core/err.h): a malformed patch is
+ * PYRO_EXIT_USAGE (the original's ValueError); a patch that does not fit
+ * the file is PYRO_EXIT_FAILURE (its RuntimeError); running out of memory
+ * is PYRO_EXIT_INTERNAL. A line or path quoted in a message is shown after
+ * rstrip() as in the original, with control characters escaped (\t, \r,
+ * \n, \xNN for other C0/C1 controls and DEL, \u2028, \u2029) and, when
+ * long (240 bytes, or 600 once escaped), shortened with "...".
+ *
+ * Differences from the original, all for inputs no diff tool produces:
+ *  - input must be valid UTF-8 (the original took a Python str): invalid
+ *    bytes are an error naming the offset, for the patch (USAGE) and for
+ *    the old text (FAILURE). NUL bytes are fine in content but a label with
+ *    one is rejected by wspath_normalize;
+ *  - hunk header numbers are ASCII digits only (Python's \d also takes other
+ *    Unicode decimal digits, e.g. Arabic-Indic ones: such a header is
+ *    "invalid patch hunk header" here) and at most PATCH_NUMBER_MAX: a
+ *    larger one is "patch hunk header number is too large" at parse time,
+ *    where the original, with unbounded ints, failed later (a count
+ *    mismatch, or an out-of-range hunk when applied);
+ *  - messages escape control characters and shorten long lines (above);
+ *  - workspace path errors are core/wspath's: the original's sentence
+ *    ("workspace path must stay inside /workspace"), then the offending
+ *    value and what to do;
+ *  - paths longer than PATH_MAX - 1 bytes after normalising are rejected.
+ *
+ * Faithfully kept, though surprising: "\ No newline at end of file" is only
+ * skipped, so the line before it keeps its "\n" and will not match an old
+ * last line that has none; a removed line whose text starts with "-- "
+ * appears as "--- ..." and ends the hunk (then the counts do not match).
+ *
+ * Cost is linear in the sizes of the patch and the old text; nothing
+ * recurses.
+ */
+#ifndef PYRO_PATCH_H
+#define PYRO_PATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* WORKSPACE_PATCH_MAX_BYTES and WORKSPACE_FILE_MAX_BYTES of the original. */
+#define PATCH_MAX_BYTES (1024 * 1024)
+#define PATCH_FILE_MAX_BYTES (1024 * 1024)
+/* The largest line number or count a hunk header may carry. */
+#define PATCH_NUMBER_MAX 1000000000UL
+
+enum patch_status { PATCH_ADDED, PATCH_MODIFIED, PATCH_DELETED };
+
+/* One hunk line: its prefix (' ', '-' or '+'), its text and its line
+ * ending, if it had one. Points into the set's own copy of the patch. */
+struct patch_line {
+	const char *text;
+	size_t len;
+};
+
+struct patch_hunk {
+	unsigned long old_start, old_count, new_start, new_count;
+	const struct patch_line *lines;
+	size_t nlines;
+};
+
+struct file_patch {
+	const char *path; /* normalised, "/workspace/..." */
+	enum patch_status status;
+	const struct patch_hunk *hunks; /* at least one */
+	size_t nhunks;
+};
+
+/* The parsed patch: files in the order the patch names them (a path may
+ * appear more than once, as in the original). The set owns everything the
+ * pointers reach; patch_set_release() frees it all. */
+struct patch_set {
+	struct file_patch *files;
+	size_t nfiles;
+	/* private */
+	char *text_;
+	char *paths_;
+	struct patch_hunk *hunks_;
+	struct patch_line *lines_;
+};
+
+#define PATCH_SET_INIT { 0 }
+
+/* "added", "modified" or "deleted", as the original's status strings. */
+const char *patch_status_name(enum patch_status status);
+
+/* Parse text[0..len) (it may contain NULs; text may be NULL when len is 0)
+ * into *out, which is overwritten (release an old set first). On failure
+ * *out is empty and needs no release; releasing it anyway is harmless. */
+int patch_parse(const char *text, size_t len, struct patch_set *out,
+		struct pyro_err *err);
+
+/* Free what a set owns and leave it empty. Safe on an empty set. */
+void patch_set_release(struct patch_set *set);
+
+/* Apply one file's patch to the old text before[0..before_len), which is
+ * absent when !before_exists (the original's None: before is then ignored
+ * and counts as no lines; a NULL before counts as empty). On success
+ * *deleted tells whether the file is to be removed (a deleted-file patch;
+ * `after` is then empty); otherwise `after` (reset first, so any old
+ * content is dropped) holds the new text, at most PATCH_FILE_MAX_BYTES.
+ * On failure `after` is empty. A cap on `after` (its max) smaller than the
+ * result is a PYRO_EXIT_FAILURE. Messages name p->path. */
+int patch_apply(const struct file_patch *p, const char *before,
+		size_t before_len, bool before_exists, struct buf *after,
+		bool *deleted, struct pyro_err *err);
+
+#endif

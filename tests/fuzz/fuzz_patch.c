@@ -1,0 +1,187 @@
+/* Fuzz unified-diff parsing and applying, which take patches straight from
+ * agents. Properties:
+ *  - a rejected patch has a one-line message (no control bytes, valid
+ *    UTF-8, not cut by the message limit) and the usage code;
+ *  - an accepted patch is well formed: files under /workspace, at least one
+ *    hunk each, hunk lines that start with ' ', '-' or '+' and agree with
+ *    the header's counts, numbers within PATCH_NUMBER_MAX;
+ *  - applying never crashes, keeps to PATCH_FILE_MAX_BYTES, and fails only
+ *    with the failure code and a message;
+ *  - applied to the old text the hunks themselves describe (filler lines,
+ *    then each hunk's ' ' and '-' lines at its start), a patch whose hunks
+ *    are in order succeeds and gives exactly the new text they describe. */
+#include "fuzz.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "../../core/buf.h"
+#include "../../core/exitcodes.h"
+#include "../../core/patch.h"
+
+#define FILLER "~\n"
+
+static bool valid_utf8(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		size_t k = u[i] < 0x80 ? 1 : u[i] < 0xE0 ? 2 : u[i] < 0xF0 ? 3 : 4;
+		if (u[i] >= 0x80 && u[i] < 0xC2)
+			return false;
+		if (k > n - i)
+			return false;
+		for (size_t j = 1; j < k; j++)
+			if ((u[i + j] & 0xC0) != 0x80)
+				return false;
+		i += k;
+	}
+	return true;
+}
+
+static void check_message(const struct pyro_err *err, int code)
+{
+	size_t n = strlen(err->msg);
+	FUZZ_ASSERT(n > 0);
+	FUZZ_ASSERT(n + 1 < PYRO_ERR_MSG_MAX);
+	FUZZ_ASSERT(err->code == code);
+	for (size_t i = 0; i < n; i++)
+		FUZZ_ASSERT((unsigned char)err->msg[i] >= 0x20);
+	FUZZ_ASSERT(valid_utf8(err->msg, n));
+}
+
+static void check_shape(const struct file_patch *f)
+{
+	FUZZ_ASSERT(strncmp(f->path, "/workspace", 10) == 0);
+	FUZZ_ASSERT(f->path[10] == '\0' || f->path[10] == '/');
+	FUZZ_ASSERT(f->nhunks > 0);
+	FUZZ_ASSERT(f->status == PATCH_ADDED || f->status == PATCH_MODIFIED ||
+		    f->status == PATCH_DELETED);
+	for (size_t k = 0; k < f->nhunks; k++) {
+		const struct patch_hunk *h = &f->hunks[k];
+		size_t olds = 0, news = 0;
+		FUZZ_ASSERT(h->old_start <= PATCH_NUMBER_MAX);
+		FUZZ_ASSERT(h->new_start <= PATCH_NUMBER_MAX);
+		for (size_t i = 0; i < h->nlines; i++) {
+			const struct patch_line *l = &h->lines[i];
+			FUZZ_ASSERT(l->len > 0);
+			FUZZ_ASSERT(l->text[0] == ' ' || l->text[0] == '-' ||
+				    l->text[0] == '+');
+			olds += l->text[0] != '+';
+			news += l->text[0] != '-';
+		}
+		FUZZ_ASSERT(olds == h->old_count && news == h->new_count);
+	}
+}
+
+/* Whether s[0..n) ends with a line ending of Python's str.splitlines(). */
+static bool ends_line(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (n == 0)
+		return false;
+	unsigned char c = u[n - 1];
+	if (c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e))
+		return true;
+	if (n >= 2 && u[n - 2] == 0xC2 && c == 0x85)
+		return true;
+	return n >= 3 && u[n - 3] == 0xE2 && u[n - 2] == 0x80 && (c == 0xA8 || c == 0xA9);
+}
+
+/* The old and new texts the hunks describe, when that is well defined:
+ * hunks in order, every old payload but the last ending a line, and no
+ * payload ending in "\r" right before one starting with "\n" (the two would
+ * fuse into one "\r\n" line). Returns false when it is not. */
+static bool describe(const struct file_patch *f, struct buf *old, struct buf *new)
+{
+	size_t line = 0, fillers = 0; /* old lines written so far */
+	bool open = false;            /* the last old payload has no line end */
+	char last = '\n';
+	for (size_t k = 0; k < f->nhunks; k++) {
+		const struct patch_hunk *h = &f->hunks[k];
+		size_t start = h->old_start ? h->old_start - 1 : 0;
+		if (start < line || start - line > 65536 - fillers)
+			return false;
+		for (; line < start; line++, fillers++) {
+			if (open || buf_append_str(old, FILLER) < 0 ||
+			    buf_append_str(new, FILLER) < 0)
+				return false;
+			last = '\n';
+		}
+		for (size_t i = 0; i < h->nlines; i++) {
+			const char *p = h->lines[i].text + 1;
+			size_t n = h->lines[i].len - 1;
+			char c = h->lines[i].text[0];
+			if (c != '+') {
+				if (n == 0 || open || (last == '\r' && p[0] == '\n'))
+					return false;
+				if (buf_append(old, p, n) < 0)
+					return false;
+				last = p[n - 1];
+				open = !ends_line(p, n);
+				line++;
+			}
+			if (c != '-' && buf_append(new, p, n) < 0)
+				return false;
+		}
+	}
+	return new->len <= PATCH_FILE_MAX_BYTES;
+}
+
+static void apply_and_check(const struct file_patch *f, const char *before,
+			    size_t len, bool exists)
+{
+	struct buf after = BUF_INIT;
+	struct pyro_err err;
+	bool deleted = false;
+	err.msg[0] = '\0';
+	if (patch_apply(f, before, len, exists, &after, &deleted, &err) == 0) {
+		FUZZ_ASSERT(after.len <= PATCH_FILE_MAX_BYTES);
+		FUZZ_ASSERT(!deleted || (after.len == 0 && f->status == PATCH_DELETED));
+	} else {
+		check_message(&err, PYRO_EXIT_FAILURE);
+		FUZZ_ASSERT(after.len == 0);
+	}
+	buf_release(&after);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	struct patch_set set = PATCH_SET_INIT;
+	struct pyro_err err;
+	err.msg[0] = '\0';
+	if (patch_parse(text, size, &set, &err) < 0) {
+		check_message(&err, PYRO_EXIT_USAGE);
+		FUZZ_ASSERT(set.files == NULL && set.nfiles == 0);
+		return 0;
+	}
+	FUZZ_ASSERT(set.nfiles > 0);
+	for (size_t i = 0; i < set.nfiles; i++) {
+		const struct file_patch *f = &set.files[i];
+		check_shape(f);
+		apply_and_check(f, NULL, 0, false);
+		apply_and_check(f, text, size, true);
+
+		struct buf old = BUF_INIT, new = BUF_INIT, after = BUF_INIT;
+		bool deleted = false;
+		if (describe(f, &old, &new)) {
+			int rc = patch_apply(f, old.data, old.len, true, &after,
+					     &deleted, &err);
+			if (f->status == PATCH_DELETED) {
+				FUZZ_ASSERT((rc == 0) == (new.len == 0));
+				FUZZ_ASSERT(rc != 0 || deleted);
+			} else {
+				FUZZ_ASSERT(rc == 0);
+				FUZZ_ASSERT(!deleted);
+				FUZZ_ASSERT(after.len == new.len);
+				FUZZ_ASSERT(memcmp(after.data, new.data, new.len) == 0);
+			}
+		}
+		buf_release(&old);
+		buf_release(&new);
+		buf_release(&after);
+	}
+	patch_set_release(&set);
+	return 0;
+}
