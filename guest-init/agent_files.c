@@ -158,7 +158,8 @@ static int walk(struct agent_call *c, struct json_value *arr, const char *guest,
 		}
 		n++;
 	}
-	qsort(kids, n, sizeof *kids, by_name);
+	if (n > 1)
+		qsort(kids, n, sizeof *kids, by_name);
 	for (size_t i = 0; i < n; i++) {
 		if (arr->u.array.len >= LIST_MAX_ENTRIES) {
 			pyro_err_set(err, PYRO_EXIT_FAILURE,
