@@ -36,6 +36,7 @@
 #define PYRO_AGENT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -169,6 +170,12 @@ int agent_action_list_services(struct agent_call *c, struct pyro_err *err);
  * close every shell. Safe to call once, from the main thread. */
 void agent_services_shutdown(void);
 void agent_shells_shutdown(void);
+
+/* Start a thread with the agent's stack size (1 MiB: handlers keep a few
+ * PATH_MAX buffers and 64 KiB copy chunks on the stack, more than musl's
+ * 128 KiB default). t NULL: detached; else joinable, its id in *t.
+ * 0, or an errno value (agent_main.c). */
+int agent_start_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* The action table and lookup (agent_conn.c). */
 const struct agent_action *agent_find_action(const char *name);

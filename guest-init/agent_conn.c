@@ -18,6 +18,11 @@ const struct agent_action agent_actions[] = {
 	{ "read_workspace_file", agent_action_read_workspace_file },
 	{ "write_workspace_file", agent_action_write_workspace_file },
 	{ "delete_workspace_path", agent_action_delete_workspace_path },
+	{ "open_shell", agent_action_open_shell },
+	{ "read_shell", agent_action_read_shell },
+	{ "write_shell", agent_action_write_shell },
+	{ "signal_shell", agent_action_signal_shell },
+	{ "close_shell", agent_action_close_shell },
 	{ NULL, NULL },
 };
 
