@@ -59,6 +59,11 @@
  * text can take up to 6 MiB once JSON-escaped (\u00XX per byte). */
 #define AGENT_MAX_HEADER ((size_t)8 << 20)
 
+/* Answer header lines may be this long (exec output, file contents, logs
+ * travel inside them, JSON-escaped); the host client accepts as much
+ * (AGENTCLIENT_MAX_ANSWER_HEADER). */
+#define AGENT_MAX_ANSWER ((size_t)256 << 20)
+
 /* A body read that sees no byte for this long fails (the client stalled). */
 #define AGENT_BODY_IDLE_MS 60000
 

@@ -112,13 +112,21 @@ static int serve_one(int fd, struct agentproto_stream *s, struct json_doc *doc,
 	struct pyro_err werr;
 	int64_t dl = agentproto_deadline(ANSWER_WRITE_MS);
 	uint64_t size = c.resp_body_fd >= 0 ? c.resp_body_size : 0;
-	rc = agentproto_write_header(fd, AGENTPROTO_RESPONSE, c.resp, size, NULL, dl, &werr);
+	struct agentproto_limits lim = { .max_header = AGENT_MAX_ANSWER };
+	rc = agentproto_write_header(fd, AGENTPROTO_RESPONSE, c.resp, size, &lim, dl, &werr);
 	if (rc == 0 && size)
 		rc = send_body(fd, c.resp_body_fd, size, &werr);
 	if (c.resp_body_fd >= 0)
 		close(c.resp_body_fd);
-	if (rc < 0)
+	if (rc < 0) {
+		/* An answer that could not be encoded (too big) was not
+		 * written at all, so it can still be reported; a failed or
+		 * timed-out write leaves the stream unusable. */
+		if ((werr.code == PYRO_EXIT_USAGE || werr.code == PYRO_EXIT_INTERNAL) &&
+		    answer_error(fd, werr.msg) == 0)
+			return 0;
 		log_msg(LOG_DEBUG, "answering %s: %s", c.action, werr.msg);
+	}
 	return rc;
 }
 
