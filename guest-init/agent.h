@@ -166,6 +166,12 @@ int agent_action_list_services(struct agent_call *c, struct pyro_err *err);
 void agent_services_shutdown(void);
 void agent_shells_shutdown(void);
 
+/* Start a detached thread with the agent's 1 MiB stack (handlers and
+ * supervisors keep PATH_MAX buffers and copy chunks on theirs; musl's
+ * default 128 KiB is too tight). 0, or pthread_create's error number
+ * (agent_main.c). */
+int agent_start_thread(void *(*fn)(void *), void *arg);
+
 /* The action table and lookup (agent_conn.c). */
 const struct agent_action *agent_find_action(const char *name);
 extern const struct agent_action agent_actions[];

@@ -18,6 +18,11 @@ const struct agent_action agent_actions[] = {
 	{ "read_workspace_file", agent_action_read_workspace_file },
 	{ "write_workspace_file", agent_action_write_workspace_file },
 	{ "delete_workspace_path", agent_action_delete_workspace_path },
+	{ "start_service", agent_action_start_service },
+	{ "status_service", agent_action_status_service },
+	{ "logs_service", agent_action_logs_service },
+	{ "stop_service", agent_action_stop_service },
+	{ "list_services", agent_action_list_services },
 	{ NULL, NULL },
 };
 

@@ -168,11 +168,12 @@ static void *fd_thread(void *arg)
 	return NULL;
 }
 
-/* Thread stacks: handlers keep a few PATH_MAX buffers and 64 KiB copy
- * chunks on the stack; musl's default (128 KiB) is too tight for that. */
+/* Thread stacks, for every agent thread (agent_start_thread in agent.h):
+ * handlers keep a few PATH_MAX buffers and 64 KiB copy chunks on the
+ * stack; musl's default (128 KiB) is too tight for that. */
 #define AGENT_THREAD_STACK (1u << 20)
 
-static int start_thread(void *(*fn)(void *), void *arg)
+int agent_start_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -227,7 +228,7 @@ int pyro_guest_agent_main(int argc, char **argv)
 
 	int lfd = -1;
 	if (o.kind == L_FD) {
-		if (start_thread(fd_thread, (void *)(intptr_t)o.fd) != 0) {
+		if (agent_start_thread(fd_thread, (void *)(intptr_t)o.fd) != 0) {
 			log_msg(LOG_ERROR, "cannot start a thread");
 			return PYRO_EXIT_INTERNAL;
 		}
@@ -258,7 +259,7 @@ int pyro_guest_agent_main(int argc, char **argv)
 					usleep(100000); /* let connections finish, don't spin */
 				continue;
 			}
-			if (start_thread(connection_thread, (void *)(intptr_t)c) != 0) {
+			if (agent_start_thread(connection_thread, (void *)(intptr_t)c) != 0) {
 				agentproto_write_error(c, "agent is out of threads; retry",
 						       agentproto_deadline(1000), NULL);
 				close(c);
