@@ -23,6 +23,11 @@ const struct agent_action agent_actions[] = {
 	{ "write_shell", agent_action_write_shell },
 	{ "signal_shell", agent_action_signal_shell },
 	{ "close_shell", agent_action_close_shell },
+	{ "start_service", agent_action_start_service },
+	{ "status_service", agent_action_status_service },
+	{ "logs_service", agent_action_logs_service },
+	{ "stop_service", agent_action_stop_service },
+	{ "list_services", agent_action_list_services },
 	{ NULL, NULL },
 };
 
