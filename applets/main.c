@@ -36,6 +36,11 @@ static int run_applet(const struct applet *a, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *self = argc > 0 && argv[0] ? base_name(argv[0]) : "pyro";
+	/* The kernel starts the initramfs's /init (the only file in it): that
+	 * is pyro-init, and it must never fall through to a usage error,
+	 * because PID 1 exiting panics the kernel. */
+	if (!strcmp(self, "init"))
+		self = "pyro-init";
 	const struct applet *a = applet_find(self);
 	if (a && a->main != applet_pyro_main)
 		return run_applet(a, argc, argv);

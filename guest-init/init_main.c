@@ -261,6 +261,10 @@ static int run(int argc, char **argv)
 		return o.dry_run ? dry_run(&o) : test_run(&o);
 	}
 	if (getpid() != 1) {
+		if (o.unknown && (!strcmp(o.unknown, "--help") || !strcmp(o.unknown, "-h"))) {
+			usage("PID 1 of every pyro guest");
+			return 0;
+		}
 		if (o.unknown)
 			return usage("unknown or incomplete option");
 		fprintf(stderr, "pyro-init: refusing to run as process %d: pyro-init is PID 1 of a pyro "
