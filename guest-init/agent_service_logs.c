@@ -12,10 +12,11 @@
 #include "../core/exitcodes.h"
 #include "../core/utf8.h"
 
-#define LOG_READ_CAP (512 << 10)
-/* The JSON form of each stream in a logs answer stays under this, so the
- * whole answer fits the protocol's 1 MiB header line (core/agentproto.h). */
-#define LOG_JSON_MAX (480 << 10)
+/* The last 1 MiB of each log is read; its JSON form stays under
+ * LOG_JSON_MAX (terminal output escapes to up to 6 bytes per byte), well
+ * inside the agent's answer limit (AGENT_MAX_ANSWER). */
+#define LOG_READ_CAP (1 << 20)
+#define LOG_JSON_MAX (8 << 20)
 #define TAIL_MAX 100000
 
 static int oom(struct pyro_err *err)

@@ -37,11 +37,11 @@
 #define SHELL_DEFAULT_READ 65536
 #define SHELL_MAX_READ (1 << 20)
 #define SHELL_INPUT_MAX (64 << 10)
-/* An answer's header line may be at most AGENTPROTO_DEFAULT_MAX_HEADER
- * (1 MiB). A read returns fewer than max_chars characters (truncated, with
+/* A read returns fewer than max_chars characters (truncated, with
  * next_cursor where it stopped) rather than pass this many bytes of
- * JSON-escaped output; terminal output is full of escapes (\u001b). */
-#define SHELL_READ_MAX_JSON (512u << 10)
+ * JSON-escaped output (terminal output is full of escapes, \u001b); it
+ * stays well inside the agent's answer limit (AGENT_MAX_ANSWER). */
+#define SHELL_READ_MAX_JSON (16u << 20)
 
 static struct {
 	pthread_mutex_t lock;
