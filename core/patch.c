@@ -267,6 +267,135 @@ static bool match_hunk_header(const char *s, size_t n, struct patch_hunk *h)
 	return literal(s, n, &i, " @@");
 }
 
+/* "\ No newline at end of file" (anything may follow, as in the original). */
+static bool is_marker(const char *s, size_t n)
+{
+	return starts(s, n, "\\ No newline at end of file");
+}
+
+/* A line that ends a complete hunk: the next hunk or the next file. */
+static bool ends_hunk(const char *s, size_t n)
+{
+	/* "@@" covers the original's "@@ " test too. */
+	return starts(s, n, "diff --git ") || starts(s, n, "--- ") ||
+	       starts(s, n, "@@");
+}
+
+/* A hunk line that is only a line ending: an empty context line whose ' '
+ * was dropped (GNU diff --suppress-blank-empty, editors that strip trailing
+ * blanks). Its stand-in keeps the ' ' and the ending. */
+static const char *empty_context(const char *s, size_t n)
+{
+	if (n == 1 && s[0] == '\n')
+		return " \n";
+	if (n == 2 && s[0] == '\r' && s[1] == '\n')
+		return " \r\n";
+	return NULL;
+}
+
+/* The marker `m` follows hunk line *pl: the line has no line ending in the
+ * file, so drop the one the diff tool added. That is the "\n" (a "\r"
+ * before it is the file's, as git diff shows a last line "x\r"), or the
+ * "\r\n" when the marker itself ends in "\r\n": the whole patch went
+ * through CRLF conversion. Any other ending is left alone. */
+static void drop_line_ending(struct patch_line *pl, const char *m, size_t mn)
+{
+	const char *s = pl->text;
+	size_t n = pl->len;
+	if (n < 2 || s[n - 1] != '\n')
+		return;
+	bool crlf = mn >= 2 && m[mn - 2] == '\r' && m[mn - 1] == '\n';
+	pl->len = crlf && n >= 3 && s[n - 2] == '\r' ? n - 2 : n - 1;
+}
+
+static int count_mismatch(struct pyro_err *err)
+{
+	return pyro_err_set(err, PYRO_EXIT_USAGE,
+			    "patch hunk line counts do not match the header");
+}
+
+/* The hunk's lines do not fit its header's counts from the line at p on:
+ * finish with the original's loop over the rest of the body (up to "@@",
+ * "--- ", "diff --git " or the end) so the error is the original's: its
+ * first invalid line, or else the count mismatch. */
+static int malformed_hunk(const struct parser *ps, size_t p,
+			  struct pyro_err *err)
+{
+	while (p < ps->len) {
+		size_t le = line_end(ps->t, p, ps->len);
+		const char *l = ps->t + p;
+		size_t n = le - p;
+		if (ends_hunk(l, n))
+			break;
+		if (!is_marker(l, n) && l[0] != ' ' && l[0] != '+' && l[0] != '-')
+			return fail_line(err, "invalid patch hunk line", l, n);
+		p = le;
+	}
+	return count_mismatch(err);
+}
+
+/* The body of hunk *h from *pos on, driven by the header's counts as GNU
+ * patch does: while the hunk expects more old or new lines, a line starting
+ * with ' ', '-' or '+' is a hunk line whatever follows (so "--- x" is the
+ * removed line "-- x"; one that goes past its side's count makes the hunk
+ * malformed), and an empty line is an empty context line while both sides
+ * expect more. Once both counts are met the hunk ends; only
+ * markers may still follow, then "@@", "--- ", "diff --git " or the end. */
+static int parse_hunk_body(struct parser *ps, struct patch_hunk *h,
+			   size_t *pos, struct pyro_err *err)
+{
+	const char *t = ps->t;
+	size_t p = *pos, old_seen = 0, new_seen = 0;
+	bool markable = false; /* the line before is a hunk line of this hunk */
+	while (p < ps->len) {
+		size_t le = line_end(t, p, ps->len);
+		const char *l = t + p;
+		size_t n = le - p;
+		if (is_marker(l, n)) {
+			if (markable)
+				drop_line_ending(&ps->lines[ps->nlines - 1], l, n);
+			markable = false;
+			p = le;
+			continue;
+		}
+		if (old_seen == h->old_count && new_seen == h->new_count) {
+			if (ends_hunk(l, n))
+				break;
+			return malformed_hunk(ps, p, err);
+		}
+		const char *text = l;
+		size_t len = n;
+		const char *empty = empty_context(l, n);
+		if (empty && old_seen < h->old_count && new_seen < h->new_count) {
+			text = empty;
+			len = n + 1;
+		} else if (l[0] != ' ' && l[0] != '+' && l[0] != '-') {
+			if (starts(l, n, "diff --git ") || starts(l, n, "@@"))
+				break; /* the hunk is short: the count check below */
+			return fail_line(err, "invalid patch hunk line", l, n);
+		}
+		char c = text[0];
+		if ((c != '+' && old_seen == h->old_count) ||
+		    (c != '-' && new_seen == h->new_count))
+			return malformed_hunk(ps, p, err);
+		if (grow((void **)&ps->lines, &ps->cap_lines, ps->nlines,
+			 sizeof *ps->lines) < 0)
+			return fail_oom(err, "parsing the patch");
+		ps->lines[ps->nlines].text = text;
+		ps->lines[ps->nlines].len = len;
+		ps->nlines++;
+		h->nlines++;
+		old_seen += c != '+';
+		new_seen += c != '-';
+		markable = true;
+		p = le;
+	}
+	if (old_seen != h->old_count || new_seen != h->new_count)
+		return count_mismatch(err);
+	*pos = p;
+	return 0;
+}
+
 /* Parse the hunks of one file section from *pos on, up to the next file
  * section or the end; *count says how many there were (maybe none). */
 static int parse_hunks(struct parser *ps, size_t *pos, size_t *count,
@@ -301,35 +430,8 @@ static int parse_hunks(struct parser *ps, size_t *pos, size_t *count,
 					    shown, PATCH_NUMBER_MAX);
 		}
 		p = le;
-		size_t old_seen = 0, new_seen = 0;
-		while (p < ps->len) {
-			le = line_end(t, p, ps->len);
-			l = t + p;
-			n = le - p;
-			/* "@@" covers the original's "@@ " test too. */
-			if (starts(l, n, "diff --git ") || starts(l, n, "--- ") ||
-			    starts(l, n, "@@"))
-				break;
-			if (starts(l, n, "\\ No newline at end of file")) {
-				p = le;
-				continue;
-			}
-			if (l[0] != ' ' && l[0] != '+' && l[0] != '-')
-				return fail_line(err, "invalid patch hunk line", l, n);
-			if (grow((void **)&ps->lines, &ps->cap_lines, ps->nlines,
-				 sizeof *ps->lines) < 0)
-				return fail_oom(err, "parsing the patch");
-			ps->lines[ps->nlines].text = l;
-			ps->lines[ps->nlines].len = n;
-			ps->nlines++;
-			h.nlines++;
-			old_seen += l[0] != '+';
-			new_seen += l[0] != '-';
-			p = le;
-		}
-		if (old_seen != h.old_count || new_seen != h.new_count)
-			return pyro_err_set(err, PYRO_EXIT_USAGE,
-					    "patch hunk line counts do not match the header");
+		if (parse_hunk_body(ps, &h, &p, err) < 0)
+			return -1;
 		if (grow((void **)&ps->hunks, &ps->cap_hunks, ps->nhunks,
 			 sizeof *ps->hunks) < 0)
 			return fail_oom(err, "parsing the patch");

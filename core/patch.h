@@ -3,7 +3,9 @@
  * A port of the Python original's parse_unified_text_patch() and
  * apply_unified_text_patch() (with _parse_patch_label,
  * _validate_hunk_counts and _is_unsupported_patch_prelude). Behaviour and
- * error sentences are the original's; the differences are listed at the end.
+ * error sentences are the original's, but for the differences listed at the
+ * end: a few for inputs no diff tool produces, and three fixes ("Fixed")
+ * where the original failed on ordinary diff output.
  *
  * Parsing (patch_parse) accepts what `diff -u` and `git diff` print for
  * text files, and nothing fancier:
@@ -22,15 +24,25 @@
  *    /dev/null is an added file, NEW /dev/null a deleted one, two different
  *    paths a rename (rejected);
  *  - hunks start with "@@ -A[,B] +C[,D] @@" (anything may follow; B and D
- *    default to 1) and hold lines starting with ' ', '-' or '+'; "\ No
- *    newline at end of file" lines are skipped. The hunk ends at a line
- *    starting with "@@", "--- " or "diff --git ", or at the end. The counts
- *    of ' '/'-' lines and ' '/'+' lines must equal B and D.
+ *    default to 1) and hold B ' '/'-' lines and D ' '/'+' lines. The body
+ *    is read as the counts say (see "Fixed" below): while either count
+ *    expects more lines, a line starting with ' ', '-' or '+' is a hunk
+ *    line, whatever it looks like; once both are met the hunk ends, and
+ *    only "\ No newline at end of file" lines, then "@@", "--- ",
+ *    "diff --git " or the end of the patch may follow. A line starting
+ *    with "\ No newline at end of file" right after a hunk line means that
+ *    line has no line ending in the file (see "Fixed" below); anywhere else
+ *    (first in a hunk, or after another one) it is skipped. A malformed
+ *    body gets the original's errors: "invalid patch hunk line: <line>"
+ *    for the first line that is none of the above, else "patch hunk line
+ *    counts do not match the header" (too few lines before "@@",
+ *    "diff --git " or the end, or more than the header counts).
  *
  * Applying (patch_apply) splits the old text the same way, copies lines up
  * to each hunk's start (A - 1, or 0 when A is 0), checks every ' ' and '-'
  * line against the old line byte for byte, INCLUDING its line ending, and
- * emits ' ' and '+' lines. Hunks must come in order and not overlap. A
+ * emits ' ' and '+' lines (with the line ending each has after the
+ * markers: see "Fixed" below). Hunks must come in order and not overlap. A
  * deleted file's patch must remove every line. There is no fuzz and no
  * offset search: the patch matches exactly or fails.
  *
@@ -42,7 +54,8 @@
  * \n, \xNN for other C0/C1 controls and DEL, \u2028, \u2029) and, when
  * long (240 bytes, or 600 once escaped), shortened with "...".
  *
- * Differences from the original, all for inputs no diff tool produces:
+ * Other differences from the original, all for inputs no diff tool
+ * produces:
  *  - input must be valid UTF-8 (the original took a Python str): invalid
  *    bytes are an error naming the offset, for the patch (USAGE) and for
  *    the old text (FAILURE). NUL bytes are fine in content but a label with
@@ -59,10 +72,36 @@
  *    value and what to do;
  *  - paths longer than PATH_MAX - 1 bytes after normalising are rejected.
  *
- * Faithfully kept, though surprising: "\ No newline at end of file" is only
- * skipped, so the line before it keeps its "\n" and will not match an old
- * last line that has none; a removed line whose text starts with "-- "
- * appears as "--- ..." and ends the hunk (then the counts do not match).
+ * Fixed: three things the original got wrong on ordinary `diff -u` and
+ * `git diff` output are done here as GNU patch and git apply do them (the
+ * unit tests pin real diff output for each):
+ *  - "\ No newline at end of file": the original skipped the marker, so
+ *    the line before it kept its "\n" and never matched an old last line
+ *    without one ("patch context does not match"), and an added last line
+ *    always got a "\n". Here the marker drops the line ending the diff
+ *    tool added to the hunk line right before it: its final "\n" (a "\r"
+ *    before it is file content: git diff shows a last line "x\r" as
+ *    "-x\r\n" and the marker), or its "\r\n" when the marker line itself
+ *    ends in "\r\n" (a patch converted to CRLF as a whole); other endings
+ *    are left alone. So a ' ' or '-' line before a marker matches only an
+ *    old last line without a line ending, and a '+' line before one ends
+ *    the new file without one. A patch that marks a line which is not the
+ *    old file's last (say, "-x" with the marker, while lines follow x)
+ *    fails with "patch context does not match", where the original
+ *    applied it;
+ *  - a removed line whose text starts with "-- " appears as "--- ...";
+ *    the original ended the hunk there and then failed ("patch hunk line
+ *    counts do not match the header"). Here the header's counts decide, so
+ *    it is the removed line it is (as is "+++ ..." for an added "++ ...",
+ *    which the original already took as a hunk line);
+ *  - an empty line (only "\n" or "\r\n") while both counts expect more
+ *    lines is an empty context line, as if it were " \n" (" \r\n"): GNU
+ *    diff --suppress-blank-empty writes empty context lines so, and editors
+ *    and mailers that strip trailing blanks turn " \n" into "\n"; GNU
+ *    patch and git apply take it. The original rejected it ("invalid patch
+ *    hunk line: "); when only one count expects more it is still that
+ *    error here, as is an empty line after a complete hunk.
+ * Everything else, errors included, is the original's.
  *
  * Cost is linear in the sizes of the patch and the old text; nothing
  * recurses.
@@ -85,7 +124,10 @@
 enum patch_status { PATCH_ADDED, PATCH_MODIFIED, PATCH_DELETED };
 
 /* One hunk line: its prefix (' ', '-' or '+'), its text and its line
- * ending, if it had one. Points into the set's own copy of the patch. */
+ * ending, if it has one (none when a "\ No newline at end of file" marker
+ * followed it, or at the end of the patch). Points into the set's own copy
+ * of the patch, or at a static " \n" or " \r\n" for an empty context
+ * line written as an empty line. */
 struct patch_line {
 	const char *text;
 	size_t len;

@@ -9,7 +9,14 @@
  *    with the failure code and a message;
  *  - applied to the old text the hunks themselves describe (filler lines,
  *    then each hunk's ' ' and '-' lines at its start), a patch whose hunks
- *    are in order succeeds and gives exactly the new text they describe. */
+ *    are in order succeeds and gives exactly the new text they describe;
+ *  - round trip: the input, split into an old and a new text, is written
+ *    as the unified diff a diff tool prints ("\ No newline at end of
+ *    file" after a last line without a line ending; lines that look like
+ *    "--- x", "+++ x", "@@" or are empty as they are; some context cut;
+ *    empty context lines maybe written empty, as diff
+ *    --suppress-blank-empty does), and that diff must parse and turn the
+ *    old text into exactly the new one. */
 #include "fuzz.h"
 
 #include <stdbool.h>
@@ -18,6 +25,7 @@
 #include "../../core/buf.h"
 #include "../../core/exitcodes.h"
 #include "../../core/patch.h"
+#include "../../core/wspath.h"
 
 #define FILLER "~\n"
 
@@ -145,9 +153,151 @@ static void apply_and_check(const struct file_patch *f, const char *before,
 	buf_release(&after);
 }
 
+/* The end of the line at pos: core/patch's split (Python's splitlines). */
+static size_t next_line(const char *text, size_t pos, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = pos; i < len; i++) {
+		unsigned char c = s[i];
+		if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e))
+			return i + 1;
+		if (c == '\r')
+			return i + 1 < len && s[i + 1] == '\n' ? i + 2 : i + 1;
+		if (c == 0xC2 && i + 1 < len && s[i + 1] == 0x85)
+			return i + 2;
+		if (c == 0xE2 && i + 2 < len && s[i + 1] == 0x80 &&
+		    (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))
+			return i + 3;
+	}
+	return len;
+}
+
+#define RT_LINES 4096
+
+struct text_lines {
+	const char *s;
+	size_t n;
+	size_t at[RT_LINES + 1]; /* line i is s[at[i]..at[i + 1]) */
+};
+
+static bool split_lines(struct text_lines *t, const char *s, size_t len)
+{
+	t->s = s;
+	t->n = 0;
+	t->at[0] = 0;
+	for (size_t p = 0; p < len; p = t->at[t->n]) {
+		if (t->n == RT_LINES)
+			return false;
+		t->at[++t->n] = next_line(s, p, len);
+	}
+	return true;
+}
+
+static bool same_line(const struct text_lines *a, size_t i,
+		      const struct text_lines *b, size_t j)
+{
+	size_t n = a->at[i + 1] - a->at[i];
+	return n == b->at[j + 1] - b->at[j] &&
+	       memcmp(a->s + a->at[i], b->s + b->at[j], n) == 0;
+}
+
+/* One hunk line as a diff tool writes it, with the marker after a line
+ * without a line ending (only a file's last line can be one). */
+static void write_line(struct buf *p, char prefix, const struct text_lines *t,
+		       size_t i, bool blank_empty)
+{
+	const char *l = t->s + t->at[i];
+	size_t n = t->at[i + 1] - t->at[i];
+	bool empty = n == 1 ? l[0] == '\n' : n == 2 && l[0] == '\r' && l[1] == '\n';
+	if (!(prefix == ' ' && empty && blank_empty))
+		FUZZ_ASSERT(buf_append_char(p, prefix) == 0);
+	FUZZ_ASSERT(buf_append(p, l, n) == 0);
+	if (i + 1 == t->n && !ends_line(l, n))
+		FUZZ_ASSERT(buf_append_str(p, "\n\\ No newline at end of file\n") == 0);
+}
+
+static void round_trip(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return;
+	unsigned flags = data[0];
+	const char *s = (const char *)data + 1;
+	size_t len = size - 1;
+	const char *nul = memchr(s, '\0', len);
+	size_t olen = nul ? (size_t)(nul - s) : len / 2;
+	const char *o = s, *n = s + olen + (nul != NULL);
+	size_t nlen = len - olen - (nul != NULL);
+	if (wspath_utf8_invalid_at(o, olen) < olen ||
+	    wspath_utf8_invalid_at(n, nlen) < nlen)
+		return;
+	static struct text_lines a, b;
+	if (!split_lines(&a, o, olen) || !split_lines(&b, n, nlen))
+		return;
+	size_t pre = 0, suf = 0;
+	while (pre < a.n && pre < b.n && same_line(&a, pre, &b, pre))
+		pre++;
+	while (suf < a.n - pre && suf < b.n - pre &&
+	       same_line(&a, a.n - 1 - suf, &b, b.n - 1 - suf))
+		suf++;
+	if (pre == a.n && pre == b.n)
+		return; /* no change: a diff tool prints nothing */
+	/* Context kept before and after the change: 0 to 3 lines, or all.
+	 * Some old line must be in the hunk: core/patch, like the original,
+	 * puts the lines of a hunk "-K,0" before old line K, where diff -U0
+	 * means after it. */
+	size_t cb = flags & 4 ? pre : (flags & 3), ca = flags & 32 ? suf : (flags >> 3 & 3);
+	if (cb > pre)
+		cb = pre;
+	if (ca > suf)
+		ca = suf;
+	size_t rm = a.n - pre - suf, add = b.n - pre - suf;
+	if (a.n > 0 && cb + rm + ca == 0) {
+		if (pre > 0)
+			cb = 1;
+		else
+			ca = 1;
+	}
+	bool blank_empty = flags & 64;
+	size_t first = pre - cb, ocount = cb + rm + ca, ncount = cb + add + ca;
+	struct buf patch = BUF_INIT;
+	FUZZ_ASSERT(buf_printf(&patch, "--- a/f\n+++ b/f\n@@ -%zu,%zu +%zu,%zu @@\n",
+			       ocount ? first + 1 : 0, ocount,
+			       ncount ? first + 1 : 0, ncount) == 0);
+	for (size_t i = first; i < pre; i++)
+		write_line(&patch, ' ', &a, i, blank_empty);
+	for (size_t i = pre; i < a.n - suf; i++)
+		write_line(&patch, '-', &a, i, blank_empty);
+	for (size_t i = pre; i < b.n - suf; i++)
+		write_line(&patch, '+', &b, i, blank_empty);
+	for (size_t i = a.n - suf; i < a.n - suf + ca; i++)
+		write_line(&patch, ' ', &a, i, blank_empty);
+
+	struct patch_set set = PATCH_SET_INIT;
+	struct pyro_err err;
+	err.msg[0] = '\0';
+	if (patch.len <= PATCH_MAX_BYTES) {
+		int rc = patch_parse(patch.data, patch.len, &set, &err);
+		if (rc != 0)
+			fprintf(stderr, "round trip: %s\n", err.msg);
+		FUZZ_ASSERT(rc == 0);
+		FUZZ_ASSERT(set.nfiles == 1 && set.files[0].nhunks == 1);
+		struct buf after = BUF_INIT;
+		bool deleted = true;
+		rc = patch_apply(&set.files[0], o, olen, true, &after, &deleted, &err);
+		if (rc != 0)
+			fprintf(stderr, "round trip: %s\n", err.msg);
+		FUZZ_ASSERT(rc == 0 && !deleted);
+		FUZZ_ASSERT(after.len == nlen && memcmp(after.data, n, nlen) == 0);
+		buf_release(&after);
+		patch_set_release(&set);
+	}
+	buf_release(&patch);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
+	round_trip(data, size);
 	struct patch_set set = PATCH_SET_INIT;
 	struct pyro_err err;
 	err.msg[0] = '\0';
