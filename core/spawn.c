@@ -13,7 +13,6 @@
  *           waitid), the deadline and the cancel fd; once the child is gone,
  *           kill its group and drain for at most SPAWN_DRAIN_MS.
  */
-#define PYRO_SPAWN_INTERNAL
 #include "spawn.h"
 
 #include <errno.h>

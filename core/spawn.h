@@ -156,8 +156,17 @@ char *spawn_format_timeout(char *dst, size_t cap, unsigned timeout_ms);
  * and without /proc as well (close every fd up to RLIMIT_NOFILE). */
 void spawn_set_fallback_for_tests(int level);
 
-/* ---- internal: shared by spawn.c and spawn_child.c only ---- */
-#ifdef PYRO_SPAWN_INTERNAL
+/* ---- Low level: the child side, for callers that fork themselves ----
+ *
+ * spawn_run() owns its child from start to end. A caller that must keep a
+ * child beyond one call (the guest agent's services, supervised by their
+ * own thread) forks itself and runs the same child setup: prepare a
+ * spawn_child_plan before fork (spawn_path_candidates allocates, which a
+ * forked child of a threaded process must not), then call
+ * spawn_child_exec() in the child. A failure to exec is written as a
+ * struct spawn_child_report to plan.errfd (a CLOEXEC pipe: EOF on it means
+ * the exec succeeded). The caller then owns waiting for and killing the
+ * child's process group. */
 
 /* What a child that could not exec writes to the error pipe. */
 enum spawn_child_stage { SPAWN_STAGE_SETUP = 1, SPAWN_STAGE_CHDIR, SPAWN_STAGE_EXEC };
@@ -186,6 +195,5 @@ char **spawn_path_candidates(const char *name, const char *const *envp);
  * Only async-signal-safe calls. */
 _Noreturn void spawn_child_exec(const struct spawn_child_plan *p);
 
-#endif /* PYRO_SPAWN_INTERNAL */
 
 #endif

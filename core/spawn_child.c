@@ -1,7 +1,6 @@
 /* Process spawning, the child's side: PATH candidates (computed in the
  * parent, since the child must not allocate) and everything the child does
  * between fork and exec. See spawn.h for the contract. */
-#define PYRO_SPAWN_INTERNAL
 #include "spawn.h"
 
 #include <errno.h>

@@ -22,9 +22,8 @@
  * 500, 10..60000). The command runs as `/bin/sh -lc COMMAND` with the
  * hygiene of core/spawn.h (own process group, stdin /dev/null, only fds
  * 0-2 open, every signal at its default, empty mask): the child side is
- * spawn.c's own spawn_child_exec, reached through spawn.h's internal
- * section rather than copied, so both kinds of children are set up by one
- * piece of code. stdout and stderr are appended to
+ * core/spawn.h's spawn_child_exec (its low-level section), so both kinds
+ * of children are set up by one piece of code. stdout and stderr are appended to
  * /run/pyro-services/NAME.stdout and NAME.stderr (truncated at each start);
  * the record NAME.json (the status object, pretty JSON, mode 0600) is
  * rewritten atomically on every state change. Nothing goes to /workspace.
@@ -106,7 +105,6 @@
  * Everything in a record is read and written under svc.lock; `gen` changes
  * at every start, so a waiter never acts on a newer run of the same name.
  */
-#define PYRO_SPAWN_INTERNAL /* spawn_child_exec, spawn_path_candidates */
 #include "agent_service.h"
 
 #include <errno.h>
