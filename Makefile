@@ -7,6 +7,9 @@
 #   make unit-san   unit tests under ASan+UBSan (clang, glibc)
 #   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
 #   make integration  shell tests in tests/integration/ against build/pyro
+#   make vendor     the vendored libraries for the musl build (build/vendor)
+#   make vendor-host  the same libraries built with clang for glibc, which
+#                   the sanitizer and fuzz builds link (build/vendor-host)
 #
 # Build dependencies are checked (and installed as root) by ./build.sh deps.
 
@@ -20,11 +23,14 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 STD := -std=c11 -D_GNU_SOURCE -DPYRO_VERSION='"$(VERSION)"'
 
 VENDOR := $(BUILD)/vendor
+# The same pinned libraries built with clang against glibc (uninstrumented,
+# -fPIC), for unit-san and the fuzzers; vendor/README.md, "Flavours".
+VENDOR_HOST := $(BUILD)/vendor-host
 KHEADERS := $(BUILD)/kheaders
 
 MUSL_CFLAGS := $(STD) $(WARN) -O2 -g -ffunction-sections -fdata-sections -fno-strict-aliasing -I$(VENDOR)/include -idirafter $(KHEADERS)
-SAN_CFLAGS := $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DPYRO_FUZZING
+SAN_CFLAGS := $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -I$(VENDOR_HOST)/include
+FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DPYRO_FUZZING -I$(VENDOR_HOST)/include
 
 CORE_SRC := $(sort $(wildcard core/*.c))
 GUEST_SRC := $(sort $(wildcard guest-init/*.c))
@@ -41,6 +47,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 
 VENDOR_LIBS := $(VENDOR)/lib/libarchive.a $(VENDOR)/lib/libzstd.a $(VENDOR)/lib/libz.a $(VENDOR)/lib/libbearssl.a
 VENDOR_STAMP := $(VENDOR)/.stamp
+VENDOR_HOST_LIBS := $(patsubst $(VENDOR)/%,$(VENDOR_HOST)/%,$(VENDOR_LIBS))
+VENDOR_HOST_STAMP := $(VENDOR_HOST)/.stamp
 # Objects depend on the compile flags (which carry VERSION): the stamp is
 # rewritten only when they change, so changing either rebuilds everything.
 FLAGS_STAMP := $(BUILD)/flags.stamp
@@ -48,7 +56,7 @@ FLAGS_TEXT := $(CC_MUSL) $(MUSL_CFLAGS) | $(CC_SAN) $(SAN_CFLAGS) | $(FUZZ_CFLAG
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_TEXT))' ] || printf '%s' '$(subst ','\'',$(FLAGS_TEXT))' > $(FLAGS_STAMP))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo unit unit-san fuzz integration deps vendor clean size docs
+.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs
 .DELETE_ON_ERROR:
 # Object files are real build products, not intermediates to delete.
 .SECONDARY:
@@ -65,6 +73,12 @@ $(VENDOR_STAMP): $(DEPS_STAMP) $(wildcard vendor/*/*) vendor/build.sh
 	@./build.sh vendor $(VENDOR)
 	@touch $@
 
+# A second run (or another checkout) is a copy from the build cache.
+vendor-host: $(VENDOR_HOST_STAMP)
+$(VENDOR_HOST_STAMP): $(DEPS_STAMP) $(wildcard vendor/*/*) vendor/build.sh
+	@./build.sh vendor $(VENDOR_HOST) host
+	@touch $@
+
 $(KHEADERS)/.stamp: | $(DEPS_STAMP)
 	@./build.sh kheaders $(KHEADERS)
 	@touch $@
@@ -74,12 +88,12 @@ $(BUILD)/obj/musl/%.o: %.c $(VENDOR_STAMP) $(KHEADERS)/.stamp $(FLAGS_STAMP)
 	@echo "  CC      $<"
 	@$(CC_MUSL) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/san/%.o: %.c $(DEPS_STAMP) $(FLAGS_STAMP)
+$(BUILD)/obj/san/%.o: %.c $(VENDOR_HOST_STAMP) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC-SAN  $<"
 	@$(CC_SAN) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/fuzz/%.o: %.c $(DEPS_STAMP) $(FLAGS_STAMP)
+$(BUILD)/obj/fuzz/%.o: %.c $(VENDOR_HOST_STAMP) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC-FUZZ $<"
 	@$(CC_SAN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
@@ -96,13 +110,13 @@ $(BUILD)/unit: $(MUSL_OBJ) $(UNIT_MUSL_OBJ)
 	@echo "  LINK    $@"
 	@$(CC_MUSL) -static -o $@ $^ $(VENDOR_LIBS)
 
-$(BUILD)/unit-san: $(SAN_OBJ)
+$(BUILD)/unit-san: $(SAN_OBJ) $(VENDOR_HOST_STAMP)
 	@echo "  LINK    $@"
-	@$(CC_SAN) -fsanitize=address,undefined -o $@ $^
+	@$(CC_SAN) -fsanitize=address,undefined -o $@ $(SAN_OBJ) $(VENDOR_HOST_LIBS)
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) $(VENDOR_HOST_STAMP)
 	@echo "  LINK    $@"
-	@$(CC_SAN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ)
+	@$(CC_SAN) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(VENDOR_HOST_LIBS)
 
 unit: $(BUILD)/unit
 	$(BUILD)/unit
