@@ -618,7 +618,11 @@ static int apply_pass(const struct file_patch *p, const char *before,
 	size_t cursor = 0, bpos = 0; /* old line index, and where it starts */
 	for (size_t i = 0; i < p->nhunks; i++) {
 		const struct patch_hunk *h = &p->hunks[i];
-		size_t start = h->old_start == 0 ? 0 : h->old_start - 1;
+		/* Where the hunk's first old line is, or with no old lines (a
+		 * pure insertion, as diff -U0 writes it) the line the new ones
+		 * go AFTER: "-K,0" inserts after old line K (see patch.h). */
+		size_t start = h->old_count == 0 ? h->old_start
+			       : h->old_start == 0 ? 0 : h->old_start - 1;
 		if (start < cursor || start > nbefore) {
 			show(shown, p->path, strlen(p->path));
 			return pyro_err_set(err, PYRO_EXIT_FAILURE,

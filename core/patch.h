@@ -4,8 +4,8 @@
  * apply_unified_text_patch() (with _parse_patch_label,
  * _validate_hunk_counts and _is_unsupported_patch_prelude). Behaviour and
  * error sentences are the original's, but for the differences listed at the
- * end: a few for inputs no diff tool produces, and three fixes ("Fixed")
- * where the original failed on ordinary diff output.
+ * end: a few for inputs no diff tool produces, and four fixes ("Fixed")
+ * where the original failed on, or misplaced, ordinary diff output.
  *
  * Parsing (patch_parse) accepts what `diff -u` and `git diff` print for
  * text files, and nothing fancier:
@@ -39,12 +39,13 @@
  *    "diff --git " or the end, or more than the header counts).
  *
  * Applying (patch_apply) splits the old text the same way, copies lines up
- * to each hunk's start (A - 1, or 0 when A is 0), checks every ' ' and '-'
- * line against the old line byte for byte, INCLUDING its line ending, and
- * emits ' ' and '+' lines (with the line ending each has after the
- * markers: see "Fixed" below). Hunks must come in order and not overlap. A
- * deleted file's patch must remove every line. There is no fuzz and no
- * offset search: the patch matches exactly or fails.
+ * to each hunk's start (A - 1, or 0 when A is 0; but A when B is 0, see
+ * "Fixed" below), checks every ' ' and '-' line against the old line byte
+ * for byte, INCLUDING its line ending, and emits ' ' and '+' lines (with
+ * the line ending each has after the markers: see "Fixed" below). Hunks
+ * must come in order and not overlap. A deleted file's patch must remove
+ * every line. There is no fuzz and no offset search: the patch matches
+ * exactly or fails.
  *
  * Errors (struct pyro_err, core/err.h): a malformed patch is
  * PYRO_EXIT_USAGE (the original's ValueError); a patch that does not fit
@@ -72,9 +73,9 @@
  *    value and what to do;
  *  - paths longer than PATH_MAX - 1 bytes after normalising are rejected.
  *
- * Fixed: three things the original got wrong on ordinary `diff -u` and
- * `git diff` output are done here as GNU patch and git apply do them (the
- * unit tests pin real diff output for each):
+ * Fixed: four things the original got wrong on ordinary `diff -u`,
+ * `git diff` and `diff -U0` output are done here as GNU patch and git
+ * apply do them (the unit tests pin real diff output for each):
  *  - "\ No newline at end of file": the original skipped the marker, so
  *    the line before it kept its "\n" and never matched an old last line
  *    without one ("patch context does not match"), and an added last line
@@ -100,7 +101,18 @@
  *    and mailers that strip trailing blanks turn " \n" into "\n"; GNU
  *    patch and git apply take it. The original rejected it ("invalid patch
  *    hunk line: "); when only one count expects more it is still that
- *    error here, as is an empty line after a complete hunk.
+ *    error here, as is an empty line after a complete hunk;
+ *  - a hunk with no old lines, "@@ -K,0 +L[,N] @@" (a pure insertion
+ *    without context, as `diff -U0` and `git diff -U0` write it), inserts
+ *    AFTER old line K, K = 0 meaning at the top: in unified diff an empty
+ *    range names the line before it. The original inserted before line K,
+ *    one line too early (old "1\n2\n3\n4\n" with "@@ -3,0 +4 @@" and
+ *    "+new" gave "1 2 new 3 4" where GNU patch and git apply give "1 2 3
+ *    new 4"), and so took K one past the old file's last line as an
+ *    append; that is "patch hunk is out of range" here (GNU patch and git
+ *    apply, which search for a place, take it; there is no search here).
+ *    A hunk with old lines, a pure deletion "@@ -K[,M] +L,0 @@" included,
+ *    still starts at old line K, its first old line.
  * Everything else, errors included, is the original's.
  *
  * Cost is linear in the sizes of the patch and the old text; nothing

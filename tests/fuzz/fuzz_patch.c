@@ -13,10 +13,14 @@
  *  - round trip: the input, split into an old and a new text, is written
  *    as the unified diff a diff tool prints ("\ No newline at end of
  *    file" after a last line without a line ending; lines that look like
- *    "--- x", "+++ x", "@@" or are empty as they are; some context cut;
- *    empty context lines maybe written empty, as diff
- *    --suppress-blank-empty does), and that diff must parse and turn the
- *    old text into exactly the new one. */
+ *    "--- x", "+++ x", "@@" or are empty as they are; 0 to 3 lines of
+ *    context or all of it, so also the context-free hunks of diff -U0
+ *    whose empty old range "-K,0" means after old line K; empty context
+ *    lines maybe written empty, as diff --suppress-blank-empty does), and
+ *    that diff must parse and turn the old text into exactly the new one.
+ *    The diff is either one hunk around everything between the common
+ *    head and tail, or, for short texts, what diff writes: the changes of
+ *    a longest common subsequence, several hunks, counts of 1 left out. */
 #include "fuzz.h"
 
 #include <stdbool.h>
@@ -107,7 +111,10 @@ static bool describe(const struct file_patch *f, struct buf *old, struct buf *ne
 	char last = '\n';
 	for (size_t k = 0; k < f->nhunks; k++) {
 		const struct patch_hunk *h = &f->hunks[k];
-		size_t start = h->old_start ? h->old_start - 1 : 0;
+		/* core/patch's rule: a hunk without old lines goes after old
+		 * line old_start, any other starts at old line old_start. */
+		size_t start = h->old_count == 0 ? h->old_start
+			       : h->old_start ? h->old_start - 1 : 0;
 		if (start < line || start - line > 65536 - fillers)
 			return false;
 		for (; line < start; line++, fillers++) {
@@ -216,6 +223,113 @@ static void write_line(struct buf *p, char prefix, const struct text_lines *t,
 		FUZZ_ASSERT(buf_append_str(p, "\n\\ No newline at end of file\n") == 0);
 }
 
+/* A hunk header as diff writes it. An empty range's start is the line
+ * before it ("-K,0": after old line K); `short_form` leaves out counts of
+ * 1, as diff and git diff do ("@@ -3 +4 @@"). ofirst and nfirst are
+ * 0-based line indexes. */
+static void write_header(struct buf *p, size_t ofirst, size_t ocount,
+			 size_t nfirst, size_t ncount, bool short_form)
+{
+	size_t os = ocount ? ofirst + 1 : ofirst, ns = ncount ? nfirst + 1 : nfirst;
+	FUZZ_ASSERT(buf_printf(p, "@@ -%zu", os) == 0);
+	if (!short_form || ocount != 1)
+		FUZZ_ASSERT(buf_printf(p, ",%zu", ocount) == 0);
+	FUZZ_ASSERT(buf_printf(p, " +%zu", ns) == 0);
+	if (!short_form || ncount != 1)
+		FUZZ_ASSERT(buf_printf(p, ",%zu", ncount) == 0);
+	FUZZ_ASSERT(buf_append_str(p, " @@\n") == 0);
+}
+
+#define LCS_MAX 160
+
+/* The diff of a and b with `ctx` lines of context (0 is diff -U0) as GNU
+ * diff writes it: the edit script of a longest common subsequence, each
+ * run of changes as its removed lines then its added ones, runs no more
+ * than 2 * ctx unchanged lines apart in one hunk. Returns the number of
+ * hunks. */
+static size_t write_lcs_diff(struct buf *p, const struct text_lines *a,
+			     const struct text_lines *b, size_t ctx,
+			     bool blank_empty)
+{
+	static unsigned short lcs[LCS_MAX + 1][LCS_MAX + 1];
+	static char ops[2 * LCS_MAX]; /* '=', '-' or '+' */
+	for (size_t i = a->n + 1; i-- > 0;)
+		for (size_t j = b->n + 1; j-- > 0;) {
+			if (i == a->n || j == b->n)
+				lcs[i][j] = 0;
+			else if (same_line(a, i, b, j))
+				lcs[i][j] = lcs[i + 1][j + 1] + 1;
+			else
+				lcs[i][j] = lcs[i + 1][j] >= lcs[i][j + 1]
+						    ? lcs[i + 1][j]
+						    : lcs[i][j + 1];
+		}
+	size_t nops = 0;
+	for (size_t i = 0, j = 0; i < a->n || j < b->n;) {
+		if (i < a->n && j < b->n && same_line(a, i, b, j))
+			ops[nops++] = '=', i++, j++;
+		else if (j == b->n || (i < a->n && lcs[i + 1][j] >= lcs[i][j + 1]))
+			ops[nops++] = '-', i++;
+		else
+			ops[nops++] = '+', j++;
+	}
+	size_t hunks = 0, k = 0, oi = 0, ni = 0; /* ops[k] is at a[oi], b[ni] */
+	while (k < nops) {
+		if (ops[k] == '=') {
+			k++, oi++, ni++;
+			continue;
+		}
+		/* A hunk: back up over leading context, take changes and the
+		 * unchanged runs of at most 2 * ctx between them, then
+		 * trailing context. */
+		size_t lead = 0;
+		while (lead < ctx && lead < k && ops[k - 1 - lead] == '=')
+			lead++;
+		size_t start = k - lead, end = k, tail = 0;
+		for (;;) {
+			while (end < nops && ops[end] != '=')
+				end++;
+			size_t run = 0;
+			while (end + run < nops && ops[end + run] == '=')
+				run++;
+			if (end + run < nops && run <= 2 * ctx) {
+				end += run;
+				continue;
+			}
+			tail = run < ctx ? run : ctx;
+			break;
+		}
+		size_t ofirst = oi - lead, nfirst = ni - lead, ocount = 0, ncount = 0;
+		for (size_t x = start; x < end + tail; x++) {
+			ocount += ops[x] != '+';
+			ncount += ops[x] != '-';
+		}
+		write_header(p, ofirst, ocount, nfirst, ncount, true);
+		size_t o = ofirst, n = nfirst;
+		for (size_t x = start; x < end + tail;) {
+			if (ops[x] == '=') {
+				write_line(p, ' ', a, o, blank_empty);
+				x++, o++, n++;
+				continue;
+			}
+			size_t y = x;
+			while (y < end && ops[y] != '=')
+				y++;
+			for (size_t z = x; z < y; z++)
+				if (ops[z] == '-')
+					write_line(p, '-', a, o++, blank_empty);
+			for (size_t z = x; z < y; z++)
+				if (ops[z] == '+')
+					write_line(p, '+', b, n++, blank_empty);
+			x = y;
+		}
+		FUZZ_ASSERT(o == ofirst + ocount && n == nfirst + ncount);
+		hunks++;
+		k = end + tail, oi = o, ni = n;
+	}
+	return hunks;
+}
+
 static void round_trip(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -241,36 +355,35 @@ static void round_trip(const uint8_t *data, size_t size)
 		suf++;
 	if (pre == a.n && pre == b.n)
 		return; /* no change: a diff tool prints nothing */
-	/* Context kept before and after the change: 0 to 3 lines, or all.
-	 * Some old line must be in the hunk: core/patch, like the original,
-	 * puts the lines of a hunk "-K,0" before old line K, where diff -U0
-	 * means after it. */
-	size_t cb = flags & 4 ? pre : (flags & 3), ca = flags & 32 ? suf : (flags >> 3 & 3);
-	if (cb > pre)
-		cb = pre;
-	if (ca > suf)
-		ca = suf;
-	size_t rm = a.n - pre - suf, add = b.n - pre - suf;
-	if (a.n > 0 && cb + rm + ca == 0) {
-		if (pre > 0)
-			cb = 1;
-		else
-			ca = 1;
-	}
 	bool blank_empty = flags & 64;
-	size_t first = pre - cb, ocount = cb + rm + ca, ncount = cb + add + ca;
 	struct buf patch = BUF_INIT;
-	FUZZ_ASSERT(buf_printf(&patch, "--- a/f\n+++ b/f\n@@ -%zu,%zu +%zu,%zu @@\n",
-			       ocount ? first + 1 : 0, ocount,
-			       ncount ? first + 1 : 0, ncount) == 0);
-	for (size_t i = first; i < pre; i++)
-		write_line(&patch, ' ', &a, i, blank_empty);
-	for (size_t i = pre; i < a.n - suf; i++)
-		write_line(&patch, '-', &a, i, blank_empty);
-	for (size_t i = pre; i < b.n - suf; i++)
-		write_line(&patch, '+', &b, i, blank_empty);
-	for (size_t i = a.n - suf; i < a.n - suf + ca; i++)
-		write_line(&patch, ' ', &a, i, blank_empty);
+	FUZZ_ASSERT(buf_append_str(&patch, "--- a/f\n+++ b/f\n") == 0);
+	size_t hunks = 1;
+	if ((flags & 128) && a.n <= LCS_MAX && b.n <= LCS_MAX) {
+		hunks = write_lcs_diff(&patch, &a, &b, flags & 4 ? RT_LINES : (flags & 3),
+				       blank_empty);
+	} else {
+		/* One hunk: context kept before and after the change, 0 to 3
+		 * lines or all; none on either side is diff -U0's hunk. */
+		size_t cb = flags & 4 ? pre : (flags & 3);
+		size_t ca = flags & 32 ? suf : (flags >> 3 & 3);
+		if (cb > pre)
+			cb = pre;
+		if (ca > suf)
+			ca = suf;
+		size_t first = pre - cb;
+		size_t ocount = cb + (a.n - pre - suf) + ca;
+		size_t ncount = cb + (b.n - pre - suf) + ca;
+		write_header(&patch, first, ocount, first, ncount, false);
+		for (size_t i = first; i < pre; i++)
+			write_line(&patch, ' ', &a, i, blank_empty);
+		for (size_t i = pre; i < a.n - suf; i++)
+			write_line(&patch, '-', &a, i, blank_empty);
+		for (size_t i = pre; i < b.n - suf; i++)
+			write_line(&patch, '+', &b, i, blank_empty);
+		for (size_t i = a.n - suf; i < a.n - suf + ca; i++)
+			write_line(&patch, ' ', &a, i, blank_empty);
+	}
 
 	struct patch_set set = PATCH_SET_INIT;
 	struct pyro_err err;
@@ -280,7 +393,7 @@ static void round_trip(const uint8_t *data, size_t size)
 		if (rc != 0)
 			fprintf(stderr, "round trip: %s\n", err.msg);
 		FUZZ_ASSERT(rc == 0);
-		FUZZ_ASSERT(set.nfiles == 1 && set.files[0].nhunks == 1);
+		FUZZ_ASSERT(set.nfiles == 1 && set.files[0].nhunks == hunks);
 		struct buf after = BUF_INIT;
 		bool deleted = true;
 		rc = patch_apply(&set.files[0], o, olen, true, &after, &deleted, &err);

@@ -57,12 +57,13 @@
  *
  * Cases whose answer differs by design (see core/patch.h: size caps,
  * invalid UTF-8, huge or non-ASCII hunk numbers, long lines in messages)
- * are tested by hand below the table. The exception is the six entries
+ * are tested by hand below the table. The exception is the seven entries
  * marked "DIFFERS from the original": their `want` is deliberately NOT what
  * ref.py printed but what core/patch does after the fixes listed under
  * "Fixed" in core/patch.h ("\ No newline at end of file", hunk bodies read
- * by the header's counts, empty context lines); a comment above each
- * quotes the original's answer. Every other entry is the original's.
+ * by the header's counts, empty context lines, "-K,0" insertions after
+ * line K); a comment above each quotes the original's answer. Every other
+ * entry is the original's.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -278,6 +279,10 @@ static const struct patch_case python_cases[] = {
 	  "@@ -1,2 +1,2 @@ 3\n"
 	  "@@ -2,1 +2,1 @@ 2\n"
 	  "=> error: patch hunk is out of range for /workspace/f.txt\n", 0),
+	/* DIFFERS from the original (patch.h, "Fixed"), which put a "-K,0"
+	 * insertion before old line K and so appended here: "=> [one\ntwo\n
+	 * three\nfour\n]". Here it goes after old line 4, which does not
+	 * exist; diff -U0 writes this append as "@@ -3,0 +4 @@". */
 	P("hunk just past the end (append)",
 	  "--- a/f.txt\n"
 	  "+++ b/f.txt\n"
@@ -288,11 +293,7 @@ static const struct patch_case python_cases[] = {
 	  "three\n",
 	  "modified /workspace/f.txt\n"
 	  "@@ -4,0 +4,1 @@ 1\n"
-	  "=> [one\n"
-	  "two\n"
-	  "three\n"
-	  "four\n"
-	  "]\n", 0),
+	  "=> error: patch hunk is out of range for /workspace/f.txt\n", 0),
 	P("hunk beyond the end",
 	  "--- a/f.txt\n"
 	  "+++ b/f.txt\n"
@@ -1691,7 +1692,8 @@ static const struct patch_case python_cases[] = {
  * final newline, "patch hunk line counts do not match the header" for the
  * "--- ..." lines, "invalid patch hunk line: " for the empty lines. A
  * second file in a patch is applied to the same old text as the first, so
- * it does not match. A few hand-made cases cover the marker's edges. */
+ * it does not match. A few hand-made cases cover the marker's edges. The
+ * -U0 cases at the end are described there. */
 static const struct patch_case fixed_cases[] = {
 	P("git diff: old lacks the final newline, new has it",
 	  "diff --git a/f b/f\n"
@@ -2161,6 +2163,404 @@ static const struct patch_case fixed_cases[] = {
 	  "\n",
 	  "a\n",
 	  "error: invalid patch hunk line: ", 0),
+	/* diff -U0 and git diff -U0 output (patch.h, "Fixed": "-K,0" inserts
+	 * after old line K), made with GNU diffutils 3.8 and git 2.39; GNU
+	 * patch 2.7 and git apply --unidiff-zero turn each old text into the
+	 * `want` text. The original put every insertion with K > 0 one line
+	 * too early (before old line K, not after it), failed on the removed
+	 * line with a marker ("patch context does not match"), and placed the
+	 * rest (insertions at the top, deletions, replacements) as here. The
+	 * last two are negative cases; the original took the first of them
+	 * as an append ("=> [1\n2\n3\nend\n]"), as GNU patch and git apply
+	 * do by searching. */
+	P("diff -U0: insertion after line 3",
+	  "--- a/f\t2026-11-23 14:58:35.179522596 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:35.179589874 +0000\n"
+	  "@@ -3,0 +4 @@\n"
+	  "+new\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -3,0 +4,1 @@ 1\n"
+	  "=> [1\n"
+	  "2\n"
+	  "3\n"
+	  "new\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0: insertion after line 3",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..2941c38 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -3,0 +4 @@\n"
+	  "+new\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -3,0 +4,1 @@ 1\n"
+	  "=> [1\n"
+	  "2\n"
+	  "3\n"
+	  "new\n"
+	  "4\n"
+	  "]\n", 0),
+	P("diff -U0: insertion at the top",
+	  "--- a/f\t2026-11-23 14:58:35.374164215 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:35.374215973 +0000\n"
+	  "@@ -0,0 +1,2 @@\n"
+	  "+top\n"
+	  "+top2\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -0,0 +1,2 @@ 2\n"
+	  "=> [top\n"
+	  "top2\n"
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0: insertion at the end",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..4765b14 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -4,0 +5 @@\n"
+	  "+end\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -4,0 +5,1 @@ 1\n"
+	  "=> [1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n"
+	  "end\n"
+	  "]\n", 0),
+	P("diff -U0: insertion at the end",
+	  "--- a/f\t2026-11-23 14:58:35.557921113 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:35.557987530 +0000\n"
+	  "@@ -4,0 +5 @@\n"
+	  "+end\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -4,0 +5,1 @@ 1\n"
+	  "=> [1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n"
+	  "end\n"
+	  "]\n", 0),
+	P("diff -U0: deletion of line 3",
+	  "--- a/f\t2026-11-23 14:58:35.613052493 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:35.613173082 +0000\n"
+	  "@@ -3 +2,0 @@\n"
+	  "-3\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -3,1 +2,0 @@ 1\n"
+	  "=> [1\n"
+	  "2\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0: deletion of the first line",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..dcf37cd 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -1 +0,0 @@\n"
+	  "-1\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -1,1 +0,0 @@ 1\n"
+	  "=> [2\n"
+	  "3\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0: deletion of the last two lines",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..1191247 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -3,2 +2,0 @@\n"
+	  "-3\n"
+	  "-4\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -3,2 +2,0 @@ 2\n"
+	  "=> [1\n"
+	  "2\n"
+	  "]\n", 0),
+	P("diff -U0: replacement of one line by two",
+	  "--- a/f\t2026-11-23 14:58:35.897793912 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:35.897942584 +0000\n"
+	  "@@ -2 +2,2 @@\n"
+	  "-2\n"
+	  "+two\n"
+	  "+2b\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -2,1 +2,2 @@ 3\n"
+	  "=> [1\n"
+	  "two\n"
+	  "2b\n"
+	  "3\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0: several hunks (top, replace, delete, insert, end)",
+	  "diff --git a/f b/f\n"
+	  "index 2aa0461..a15fd75 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -0,0 +1 @@\n"
+	  "+zero\n"
+	  "@@ -3 +4 @@ beta\n"
+	  "-gamma\n"
+	  "+GAMMA\n"
+	  "@@ -5 +5,0 @@ delta\n"
+	  "-epsilon\n"
+	  "@@ -7,0 +8 @@ eta\n"
+	  "+eta2\n"
+	  "@@ -10,0 +12 @@ kappa\n"
+	  "+lambda\n",
+	  "alpha\n"
+	  "beta\n"
+	  "gamma\n"
+	  "delta\n"
+	  "epsilon\n"
+	  "zeta\n"
+	  "eta\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n",
+	  "modified /workspace/f\n"
+	  "@@ -0,0 +1,1 @@ 1\n"
+	  "@@ -3,1 +4,1 @@ 2\n"
+	  "@@ -5,1 +5,0 @@ 1\n"
+	  "@@ -7,0 +8,1 @@ 1\n"
+	  "@@ -10,0 +12,1 @@ 1\n"
+	  "=> [zero\n"
+	  "alpha\n"
+	  "beta\n"
+	  "GAMMA\n"
+	  "delta\n"
+	  "zeta\n"
+	  "eta\n"
+	  "eta2\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n"
+	  "lambda\n"
+	  "]\n", 0),
+	P("diff -U0: several hunks (top, replace, delete, insert, end)",
+	  "--- a/f\t2026-11-23 14:58:36.069060008 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:36.069185987 +0000\n"
+	  "@@ -0,0 +1 @@\n"
+	  "+zero\n"
+	  "@@ -3 +4 @@\n"
+	  "-gamma\n"
+	  "+GAMMA\n"
+	  "@@ -5 +5,0 @@\n"
+	  "-epsilon\n"
+	  "@@ -7,0 +8 @@\n"
+	  "+eta2\n"
+	  "@@ -10,0 +12 @@\n"
+	  "+lambda\n",
+	  "alpha\n"
+	  "beta\n"
+	  "gamma\n"
+	  "delta\n"
+	  "epsilon\n"
+	  "zeta\n"
+	  "eta\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n",
+	  "modified /workspace/f\n"
+	  "@@ -0,0 +1,1 @@ 1\n"
+	  "@@ -3,1 +4,1 @@ 2\n"
+	  "@@ -5,1 +5,0 @@ 1\n"
+	  "@@ -7,0 +8,1 @@ 1\n"
+	  "@@ -10,0 +12,1 @@ 1\n"
+	  "=> [zero\n"
+	  "alpha\n"
+	  "beta\n"
+	  "GAMMA\n"
+	  "delta\n"
+	  "zeta\n"
+	  "eta\n"
+	  "eta2\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n"
+	  "lambda\n"
+	  "]\n", 0),
+	P("git diff -U0: deletion then insertion one line apart",
+	  "diff --git a/f b/f\n"
+	  "index 2aa0461..29e49b9 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -2 +1,0 @@ alpha\n"
+	  "-beta\n"
+	  "@@ -3,0 +3 @@ gamma\n"
+	  "+new\n",
+	  "alpha\n"
+	  "beta\n"
+	  "gamma\n"
+	  "delta\n"
+	  "epsilon\n"
+	  "zeta\n"
+	  "eta\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n",
+	  "modified /workspace/f\n"
+	  "@@ -2,1 +1,0 @@ 1\n"
+	  "@@ -3,0 +3,1 @@ 1\n"
+	  "=> [alpha\n"
+	  "gamma\n"
+	  "new\n"
+	  "delta\n"
+	  "epsilon\n"
+	  "zeta\n"
+	  "eta\n"
+	  "theta\n"
+	  "iota\n"
+	  "kappa\n"
+	  "]\n", 0),
+	P("git diff -U0: a last line without newline appended",
+	  "diff --git a/f b/f\n"
+	  "index 422c2b7..1c943a9 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -2,0 +3 @@ b\n"
+	  "+c\n"
+	  "\\ No newline at end of file\n",
+	  "a\n"
+	  "b\n",
+	  "modified /workspace/f\n"
+	  "@@ -2,0 +3,1 @@ 1\n"
+	  "=> [a\n"
+	  "b\n"
+	  "c]\n", 0),
+	P("diff -U0: lines appended to a file without final newline",
+	  "--- a/f\t2026-11-23 14:58:36.365012647 +0000\n"
+	  "+++ b/f\t2026-11-23 14:58:36.365076348 +0000\n"
+	  "@@ -2 +2,2 @@\n"
+	  "-b\n"
+	  "\\ No newline at end of file\n"
+	  "+b\n"
+	  "+c\n",
+	  "a\n"
+	  "b",
+	  "modified /workspace/f\n"
+	  "@@ -2,1 +2,2 @@ 3\n"
+	  "=> [a\n"
+	  "b\n"
+	  "c\n"
+	  "]\n", 0),
+	P("git diff -U0: into an empty file",
+	  "diff --git a/f b/f\n"
+	  "index e69de29..b77b4eb 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -0,0 +1,2 @@\n"
+	  "+x\n"
+	  "+y\n",
+	  "",
+	  "modified /workspace/f\n"
+	  "@@ -0,0 +1,2 @@ 2\n"
+	  "=> [x\n"
+	  "y\n"
+	  "]\n", 0),
+	P("git diff -U0: two files, insertions",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..0ff7f27 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -1,0 +2 @@\n"
+	  "+new\n"
+	  "diff --git a/g b/g\n"
+	  "index 94ebaf9..0ff7f27 100644\n"
+	  "--- a/g\n"
+	  "+++ b/g\n"
+	  "@@ -1,0 +2 @@\n"
+	  "+new\n",
+	  "1\n"
+	  "2\n"
+	  "3\n"
+	  "4\n",
+	  "modified /workspace/f\n"
+	  "@@ -1,0 +2,1 @@ 1\n"
+	  "=> [1\n"
+	  "new\n"
+	  "2\n"
+	  "3\n"
+	  "4\n"
+	  "]\n"
+	  "modified /workspace/g\n"
+	  "@@ -1,0 +2,1 @@ 1\n"
+	  "=> [1\n"
+	  "new\n"
+	  "2\n"
+	  "3\n"
+	  "4\n"
+	  "]\n", 0),
+	P("git diff -U0 (insertion at the end) on a file one line shorter",
+	  "diff --git a/f b/f\n"
+	  "index 94ebaf9..4765b14 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -4,0 +5 @@\n"
+	  "+end\n",
+	  "1\n"
+	  "2\n"
+	  "3\n",
+	  "modified /workspace/f\n"
+	  "@@ -4,0 +5,1 @@ 1\n"
+	  "=> error: patch hunk is out of range for /workspace/f\n", 0),
+	P("git diff -U0 (several hunks) where a removed line differs",
+	  "diff --git a/f b/f\n"
+	  "index 2aa0461..a15fd75 100644\n"
+	  "--- a/f\n"
+	  "+++ b/f\n"
+	  "@@ -0,0 +1 @@\n"
+	  "+zero\n"
+	  "@@ -3 +4 @@ beta\n"
+	  "-gamma\n"
+	  "+GAMMA\n",
+	  "alpha\n"
+	  "beta\n"
+	  "Gamma\n",
+	  "modified /workspace/f\n"
+	  "@@ -0,0 +1,1 @@ 1\n"
+	  "@@ -3,1 +4,1 @@ 2\n"
+	  "=> error: patch context does not match for /workspace/f\n", 0),
 };
 
 /* The harness's summary, from the C side. */
