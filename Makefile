@@ -44,6 +44,10 @@ UNIT_MUSL_OBJ := $(patsubst %.c,$(BUILD)/obj/musl/%.o,$(UNIT_SRC))
 SAN_OBJ := $(patsubst %.c,$(BUILD)/obj/san/%.o,$(LIB_SRC) $(UNIT_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/fuzz/%.o,$(LIB_SRC))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+# The library objects as an archive: a link pulls in only what it uses.
+LIB_ARCHIVE := $(BUILD)/libpyro.a
 
 VENDOR_LIBS := $(VENDOR)/lib/libarchive.a $(VENDOR)/lib/libzstd.a $(VENDOR)/lib/libz.a $(VENDOR)/lib/libbearssl.a
 VENDOR_STAMP := $(VENDOR)/.stamp
@@ -56,7 +60,7 @@ FLAGS_TEXT := $(CC_MUSL) $(MUSL_CFLAGS) | $(CC_SAN) $(SAN_CFLAGS) | $(FUZZ_CFLAG
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_TEXT))' ] || printf '%s' '$(subst ','\'',$(FLAGS_TEXT))' > $(FLAGS_STAMP))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs
+.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs bench guest-check
 .DELETE_ON_ERROR:
 # Object files are real build products, not intermediates to delete.
 .SECONDARY:
@@ -121,6 +125,29 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ) $(VENDOR_HOST_STAMP)
 unit: $(BUILD)/unit
 	$(BUILD)/unit
 
+$(LIB_ARCHIVE): $(MUSL_OBJ)
+	@rm -f $@
+	@ar rcs $@ $^
+
+# The guest half alone (pyro-init + the agent), linked WITHOUT BearSSL:
+# fails when guest code reaches anything that needs TLS.
+$(BUILD)/pyro-guest: $(BUILD)/obj/musl/tests/build/guest_only_main.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
+	@echo "  LINK    $@ (no BearSSL)"
+	@$(CC_MUSL) -static -Wl,--gc-sections -s -o $@ $< $(LIB_ARCHIVE) \
+		$(filter-out %/libbearssl.a,$(VENDOR_LIBS))
+
+guest-check: $(BUILD)/pyro-guest
+	@printf 'guest-check: pyro-init + agent link without BearSSL (%s bytes)\n' $$(stat -c %s $<)
+
+$(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
+
+# Speed figures, each against a baseline measured in the same run.
+bench: $(BUILD)/pyro $(BENCH_BINS)
+	bench/archive-import.sh $(BUILD)/pyro $(BUILD)/bench/agent_upload
+
 unit-san: $(BUILD)/unit-san
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/unit-san
 
@@ -143,7 +170,7 @@ integration: $(BUILD)/pyro
 
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory all unit unit-san fuzz integration && \
+	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration && \
 	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
 
 demo: $(BUILD)/pyro

@@ -4,15 +4,18 @@
 # of the same tree in the same run (the baseline). Both sides include
 # creating the tar stream; both write to the same filesystem.
 #
-#   bench/archive-import.sh build/pyro [FILES] [TOTAL_MB] [ROUNDS]
+#   bench/archive-import.sh build/pyro build/bench/agent_upload [FILES] [TOTAL_MB] [ROUNDS]
 #
+# agent_upload (bench/agent_upload.c) is the host's own client
+# (core/agentclient.h), streaming the tar file as the request body.
 # Prints MB/s for each side (best of ROUNDS) and the ratio.
 set -euo pipefail
-PYRO=$(readlink -f "${1:?usage: archive-import.sh PATH/TO/pyro [FILES] [TOTAL_MB] [ROUNDS]}")
-FILES=${2:-10000}
-TOTAL_MB=${3:-100}
-ROUNDS=${4:-3}
-HERE=$(cd "$(dirname "$0")" && pwd)
+usage="usage: archive-import.sh PATH/TO/pyro PATH/TO/agent_upload [FILES] [TOTAL_MB] [ROUNDS]"
+PYRO=$(readlink -f "${1:?$usage}")
+UPLOAD=$(readlink -f "${2:?$usage}")
+FILES=${3:-10000}
+TOTAL_MB=${4:-100}
+ROUNDS=${5:-3}
 W=$(mktemp -d "${TMPDIR:-/tmp}/pyro-bench.XXXXXX")
 trap 'kill "${agent_pid:-0}" 2>/dev/null || true; rm -rf "$W"' EXIT
 
@@ -40,15 +43,14 @@ best_tar=999999 best_agent=999999
 for r in $(seq "$ROUNDS"); do
 	rm -rf "$W/dest" && mkdir -p "$W/dest" && sync
 	t0=$(now)
-	tar cf - -C "$W/tree" . | tar xf - -C "$W/dest"
+	tar cf - -C "$W/tree" $(ls "$W/tree") | tar xf - -C "$W/dest"
 	t1=$(now)
 	best_tar=$(awk -v a="$t0" -v b="$t1" -v m="$best_tar" 'BEGIN { d = b - a; print (d < m) ? d : m }')
 
 	rm -rf "$W/root/workspace/dest" && sync
 	t0=$(now)
-	tar cf "$W/t.tar" -C "$W/tree" .
-	out=$(python3 "$HERE/../tests/integration/lib/agentcall.py" "$W/sock" \
-		'{"action":"extract_archive","destination":"/workspace/dest"}' --body "$W/t.tar")
+	tar cf "$W/t.tar" -C "$W/tree" $(ls "$W/tree")
+	out=$("$UPLOAD" "$W/sock" "$W/t.tar" /workspace/dest)
 	t1=$(now)
 	rm -f "$W/t.tar"
 	case $out in *'"entry_count"'*) ;; *) echo "extract failed: $out" >&2; exit 1 ;; esac
