@@ -47,10 +47,11 @@ static void close_dir(int fd, int root_fd)
  * missing ones are made (0777, umask applies). Returns WALK_OPEN with *out
  * (root_fd itself when len is 0, else a new fd), WALK_MISSING when (without
  * `create`) one is missing or is not a directory (then nothing below it
- * exists either, so no symlink can be in the way), or -1. `symlink_msg` is
- * the message for a symlink on the way, with %s for `shown`. */
+ * exists either, so no symlink can be in the way), or -1. A symlink on the
+ * way is "SUBJECT would traverse through a symlinked path: SHOWN"; other
+ * failures are "WHAT SHOWN: strerror". */
 static int walk(int root_fd, const char *rel, size_t len, int create, int *out,
-		const char *symlink_msg, const char *shown, const char *what,
+		const char *subject, const char *shown, const char *what,
 		struct pyro_err *err)
 {
 	char comp[NAME_MAX + 2];
@@ -89,7 +90,9 @@ static int walk(int root_fd, const char *rel, size_t len, int create, int *out,
 					      S_ISLNK(sb.st_mode);
 				close_dir(cur, root_fd);
 				if (is_link)
-					return pyro_err_set(err, PYRO_EXIT_FAILURE, symlink_msg, shown);
+					return pyro_err_set(err, PYRO_EXIT_FAILURE,
+							    "%s would traverse through a symlinked path: %s",
+							    subject, shown);
 				if (!create)
 					return WALK_MISSING;
 				return pyro_err_sys(err, ENOTDIR, "%s %s", what, shown);
@@ -107,22 +110,17 @@ static int walk(int root_fd, const char *rel, size_t len, int create, int *out,
 	return WALK_OPEN;
 }
 
-static const char member_symlink_msg[] =
-	"archive member would traverse through a symlinked path: %s";
-
-/* The parent directory of the current member, `norm` split at its last
- * slash. First without creating anything (the original's
- * _ensure_no_symlink_parents), then, when `create` and something is
- * missing, again from the root creating what is missing. */
+/* The parent directory of the current member (the first parent_len bytes
+ * of its normalised name). Without `create` this is the original's
+ * _ensure_no_symlink_parents and may return WALK_MISSING; with it, a walk
+ * from the root again that creates what is missing (and checks again). */
 static int member_parent(struct extractor *x, const char *norm, size_t parent_len,
 			 int create, int *out, struct pyro_err *err)
 {
-	int rc = walk(x->root_fd, norm, parent_len, 0, out, member_symlink_msg,
-		      x->shown, "opening the directories of archive member", err);
-	if (rc != WALK_MISSING || !create)
-		return rc;
-	return walk(x->root_fd, norm, parent_len, 1, out, member_symlink_msg, x->shown,
-		    "creating the directories of archive member", err);
+	return walk(x->root_fd, norm, parent_len, create, out, "archive member", x->shown,
+		    create ? "creating the directories of archive member"
+			   : "opening the directories of archive member",
+		    err);
 }
 
 /* lstat of the leaf: 1 and *sb when it exists, 0 when not, -1 on error. */
@@ -395,7 +393,7 @@ int wsarchive_open_dir(int root_fd, const char *rel, int create, int *out_fd,
 	}
 	int fd;
 	int rc = walk(root_fd, rel, strlen(rel), create, &fd,
-		      "destination would traverse through a symlinked path: %s", shown,
+		      "destination", shown,
 		      create ? "creating destination" : "opening destination", err);
 	if (rc == WALK_MISSING)
 		return pyro_err_sys(err, ENOENT, "opening destination %s", shown);

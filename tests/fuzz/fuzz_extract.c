@@ -54,9 +54,18 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
+static void cleanup(void)
+{
+	if (base[0]) {
+		nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rmdir(base);
+	}
+}
+
 static void setup(void)
 {
 	if (!base[0]) {
+		atexit(cleanup);
 		const char *tmp = getenv("TMPDIR");
 		snprintf(base, sizeof base, "%s/pyro-fuzz-extract-XXXXXX",
 			 tmp && *tmp ? tmp : "/tmp");
