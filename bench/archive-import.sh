@@ -43,13 +43,13 @@ best_tar=999999 best_agent=999999
 for r in $(seq "$ROUNDS"); do
 	rm -rf "$W/dest" && mkdir -p "$W/dest" && sync
 	t0=$(now)
-	tar cf - -C "$W/tree" $(ls "$W/tree") | tar xf - -C "$W/dest"
+	tar cf - -C "$W/tree" . | tar xf - -C "$W/dest"
 	t1=$(now)
 	best_tar=$(awk -v a="$t0" -v b="$t1" -v m="$best_tar" 'BEGIN { d = b - a; print (d < m) ? d : m }')
 
 	rm -rf "$W/root/workspace/dest" && sync
 	t0=$(now)
-	tar cf "$W/t.tar" -C "$W/tree" $(ls "$W/tree")
+	tar cf "$W/t.tar" -C "$W/tree" .
 	out=$("$UPLOAD" "$W/sock" "$W/t.tar" /workspace/dest)
 	t1=$(now)
 	rm -f "$W/t.tar"

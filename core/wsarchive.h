@@ -28,6 +28,10 @@
  * pulled and discarded, so on success the whole input has been consumed.
  *
  * EXTRACTION, member by member, in archive order (as the original):
+ *   0. a directory member that names the root itself (".", "./", "./.":
+ *      what `tar -C dir .` writes first) is the destination: counted, then
+ *      skipped. The original refused it ("unsafe archive member path: ."),
+ *      which failed the most common way of making a tarball;
  *   1. the name is normalised (tarsafe_member_name); for a directory member
  *      trailing slashes are dropped first, as Python's tarfile does, and
  *      messages show the name that way;

@@ -281,6 +281,8 @@ static int extract_symlink(struct extractor *x, const struct wsa_member *m, int 
 /* One member, in the original's order of checks. */
 static int extract_member(struct extractor *x, struct wsa_member *m, struct pyro_err *err)
 {
+	if (wsa_member_is_root(m))
+		return 0; /* the destination itself ("./" from `tar -C dir .`) */
 	if (wsa_member_normalize(&x->r, m, err) < 0)
 		return -1;
 	tarsafe_show(x->shown, sizeof x->shown, m->name);

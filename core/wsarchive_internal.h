@@ -4,6 +4,7 @@
 #ifndef PYRO_WSARCHIVE_INTERNAL_H
 #define PYRO_WSARCHIVE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -56,6 +57,12 @@ int wsa_reader_open(struct wsa_reader *r, wsarchive_pull_fn pull, void *ctx,
  * archive, failed pull, more than max_entries members). */
 int wsa_reader_next(struct wsa_reader *r, struct wsa_member *m, struct pyro_err *err);
 /* Apply tarsafe_member_name (with the max_path limit) to m->name. */
+/* A directory member that names the archive's root itself (".", "./",
+ * "./." — what `tar -C dir .` writes first): the destination, which
+ * exists, so extraction counts it and moves on. The original rejected it
+ * ("unsafe archive member path: ."), which made the most common way of
+ * making a tarball fail. */
+bool wsa_member_is_root(const struct wsa_member *m);
 int wsa_member_normalize(struct wsa_reader *r, struct wsa_member *m, struct pyro_err *err);
 /* The current member's data: bytes read (> 0), 0 at its end, -1 on error. */
 ssize_t wsa_reader_data(struct wsa_reader *r, const struct wsa_member *m,

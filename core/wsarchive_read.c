@@ -208,6 +208,17 @@ int wsa_reader_next(struct wsa_reader *r, struct wsa_member *m, struct pyro_err 
 	return 1;
 }
 
+bool wsa_member_is_root(const struct wsa_member *m)
+{
+	if (m->kind != WSA_DIR || !m->name[0])
+		return false;
+	for (const char *p = m->name; *p; p++)
+		if (*p != '.' && *p != '/')
+			return false;
+	/* Only "." components: no ".." may hide in there. */
+	return !strstr(m->name, "..");
+}
+
 int wsa_member_normalize(struct wsa_reader *r, struct wsa_member *m, struct pyro_err *err)
 {
 	if (tarsafe_member_name(m->name, r->norm, r->lim.max_path + 1, err) < 0)
@@ -272,6 +283,10 @@ int wsarchive_inspect(wsarchive_pull_fn pull, void *pull_ctx,
 	if (wsa_reader_open(&r, pull, pull_ctx, lim, err) < 0)
 		return -1;
 	while ((rc = wsa_reader_next(&r, &m, err)) == 1) {
+		if (wsa_member_is_root(&m)) {
+			st->entry_count++;
+			continue;
+		}
 		if (wsa_member_normalize(&r, &m, err) < 0)
 			goto fail;
 		tarsafe_show(shown, sizeof shown, m.name);
