@@ -7,6 +7,7 @@
 #   make unit-san   unit tests under ASan+UBSan (clang, glibc)
 #   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
 #   make integration  shell tests in tests/integration/ against build/pyro
+#   make integration-san  the agent's integration files against an ASan+UBSan build
 #   make vendor     the vendored libraries for the musl build (build/vendor)
 #   make vendor-host  the same libraries built with clang for glibc, which
 #                   the sanitizer and fuzz builds link (build/vendor-host)
@@ -60,7 +61,7 @@ FLAGS_TEXT := $(CC_MUSL) $(MUSL_CFLAGS) | $(CC_SAN) $(SAN_CFLAGS) | $(FUZZ_CFLAG
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_TEXT))' ] || printf '%s' '$(subst ','\'',$(FLAGS_TEXT))' > $(FLAGS_STAMP))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs bench guest-check
+.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs bench guest-check integration-san
 .DELETE_ON_ERROR:
 # Object files are real build products, not intermediates to delete.
 .SECONDARY:
@@ -148,6 +149,19 @@ $(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
 bench: $(BUILD)/pyro $(BENCH_BINS)
 	bench/archive-import.sh $(BUILD)/pyro $(BUILD)/bench/agent_upload
 
+# The binary itself under ASan+UBSan (clang, glibc, dynamic), for the
+# integration files that drive the guest agent; a sanitizer report makes
+# the agent abort, which fails the test that was talking to it.
+SAN_BIN_OBJ := $(patsubst %.c,$(BUILD)/obj/san/%.o,$(LIB_SRC) applets/main.c)
+$(BUILD)/pyro-san: $(SAN_BIN_OBJ) $(VENDOR_HOST_STAMP)
+	@echo "  LINK    $@"
+	@$(CC_SAN) -fsanitize=address,undefined -o $@ $(SAN_BIN_OBJ) $(VENDOR_HOST_LIBS) -lpthread
+
+SAN_INTEGRATION := agent archive shell service
+integration-san: $(BUILD)/pyro-san
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/integration/run.sh $(BUILD)/pyro-san $(SAN_INTEGRATION)
+
 unit-san: $(BUILD)/unit-san
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/unit-san
 
@@ -170,7 +184,7 @@ integration: $(BUILD)/pyro
 
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration && \
+	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san && \
 	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
 
 demo: $(BUILD)/pyro

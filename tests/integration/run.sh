@@ -9,8 +9,10 @@
 #
 # Last line: "integration: N passed, N failed, N skipped".
 set -u
-PYRO=$(readlink -f "${1:?usage: run.sh PATH/TO/pyro [FILTER]}")
-FILTER=${2:-}
+PYRO=$(readlink -f "${1:?usage: run.sh PATH/TO/pyro [NAME...]}")
+shift
+# Optional test names (agent, shell, ...): run only those *.test files.
+NAMES=("$@")
 export PYRO
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pyro-integration.XXXXXX")
@@ -62,7 +64,11 @@ skip() {
 }
 
 for t in "$HERE"/*.test; do
-	[[ -z $FILTER || $t == *"$FILTER"* ]] || continue
+	if ((${#NAMES[@]})); then
+		want=0
+		for n in "${NAMES[@]}"; do [[ $(basename "$t" .test) == "$n" ]] && want=1; done
+		((want)) || continue
+	fi
 	# shellcheck disable=SC1090
 	source "$t"
 done
