@@ -79,9 +79,9 @@
  * exited.
  *
  * LOGS (agent_service_logs.c). logs_service answers stdout and stderr (UTF-8 decoded with
- * replacement, secret values redacted), from at most the last 512 KiB of
- * each file, and at most 480 KiB of JSON text per stream, so that the whole
- * answer fits the protocol's 1 MiB header line; whatever is dropped is
+ * replacement, secret values redacted), from at most the last 1 MiB of
+ * each file, and at most 8 MiB of JSON text per stream (well inside the
+ * agent's answer limit, AGENT_MAX_ANSWER); whatever is dropped is
  * dropped from the front, up to a line start, and stdout_truncated /
  * stderr_truncated say so. tail_lines (null or absent: everything; else
  * 1..100000) keeps the last N lines (a final newline does not start an
