@@ -195,5 +195,11 @@ char **spawn_path_candidates(const char *name, const char *const *envp);
  * Only async-signal-safe calls. */
 _Noreturn void spawn_child_exec(const struct spawn_child_plan *p);
 
+/* In a child after fork, with every signal blocked: set every signal's
+ * disposition to the default, libc-reserved ones included (a child setting
+ * itself up differently, such as a PTY shell, calls this on its own).
+ * Async-signal-safe. */
+void spawn_child_reset_signals(void);
+
 
 #endif

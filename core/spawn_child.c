@@ -148,12 +148,9 @@ static void close_from(int lowfd)
 		close((int)fd);
 }
 
-_Noreturn void spawn_child_exec(const struct spawn_child_plan *p)
-{
-	int errfd = p->errfd;
 
-	/* Every signal is still blocked (the parent did that before fork), so
-	 * no caller handler can run here before its disposition is reset. */
+void spawn_child_reset_signals(void)
+{
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
@@ -176,6 +173,14 @@ _Noreturn void spawn_child_exec(const struct spawn_child_plan *p)
 		} kdfl = { SIG_DFL, 0, NULL, 0 };
 		syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask);
 	}
+}
+_Noreturn void spawn_child_exec(const struct spawn_child_plan *p)
+{
+	int errfd = p->errfd;
+
+	/* Every signal is still blocked (the parent did that before fork), so
+	 * no caller handler can run here before its disposition is reset. */
+	spawn_child_reset_signals();
 
 	if (setpgid(0, 0) < 0)
 		child_fail(errfd, SPAWN_STAGE_SETUP, errno);

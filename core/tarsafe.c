@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "exitcodes.h"
+#include "wspath.h"
 
 /* Strict UTF-8 (RFC 3629) at s[0..n): the length of the sequence and its
  * code point, or 0 when s[0] does not start a valid sequence. */
@@ -108,30 +109,6 @@ void tarsafe_show(char *dst, size_t cap, const char *src)
 	dst[o < cap ? o : cap - 1] = '\0';
 }
 
-/* The next component of [*p, end) that is neither empty nor ".". */
-static int next_component(const char **p, const char *end, const char **comp,
-			  size_t *len)
-{
-	const char *q = *p;
-	for (;;) {
-		while (q < end && *q == '/')
-			q++;
-		if (q == end) {
-			*p = q;
-			return 0;
-		}
-		const char *c = q;
-		while (q < end && *q != '/')
-			q++;
-		if (q - c == 1 && c[0] == '.')
-			continue;
-		*p = q;
-		*comp = c;
-		*len = (size_t)(q - c);
-		return 1;
-	}
-}
-
 static int is_dotdot(const char *c, size_t len)
 {
 	return len == 2 && c[0] == '.' && c[1] == '.';
@@ -160,7 +137,7 @@ int tarsafe_member_name(const char *name, char *out, size_t out_size,
 	const char *p = name + b, *end = name + e, *comp;
 	size_t len, o = 0;
 	int too_long = 0;
-	while (next_component(&p, end, &comp, &len)) {
+	while (wspath_next_component(&p, end, &comp, &len)) {
 		if (is_dotdot(comp, len)) {
 			out[0] = '\0';
 			return pyro_err_set(err, PYRO_EXIT_FAILURE,
@@ -208,7 +185,7 @@ int tarsafe_symlink_target(const char *member, const char *target,
 				    "symlink %s escapes the workspace", shown);
 	const char *p = target + b, *end = target + e, *comp;
 	size_t len;
-	while (next_component(&p, end, &comp, &len))
+	while (wspath_next_component(&p, end, &comp, &len))
 		if (is_dotdot(comp, len))
 			return pyro_err_set(err, PYRO_EXIT_FAILURE,
 					    "symlink %s escapes the workspace", shown);

@@ -146,9 +146,7 @@ static void quote(char *dst, size_t cap, const char *src, size_t n, int utf8_ok)
 	dst[o] = '\0';
 }
 
-/* The next non-empty component of [*p, end) that is not ".". */
-static int next_component(const char **p, const char *end, const char **comp,
-			  size_t *len)
+int wspath_next_component(const char **p, const char *end, const char **comp, size_t *len)
 {
 	const char *q = *p;
 	for (;;) {
@@ -221,7 +219,7 @@ int wspath_normalize_mem(const char *path, size_t len, const char *label,
 	 * errors come in the original's order whatever the buffer size. */
 	const char *p = s + slashes, *comp, *first = NULL;
 	size_t clen, first_len = 0, need = 0;
-	while (next_component(&p, end, &comp, &clen)) {
+	while (wspath_next_component(&p, end, &comp, &clen)) {
 		if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
 			quote(shown, sizeof shown, s, (size_t)(end - s), 1);
 			return pyro_err_set(err, PYRO_EXIT_USAGE,
@@ -272,7 +270,7 @@ int wspath_normalize_mem(const char *path, size_t len, const char *label,
 		o += ROOT_NAME_LEN;
 	}
 	p = s + slashes;
-	while (next_component(&p, end, &comp, &clen)) {
+	while (wspath_next_component(&p, end, &comp, &clen)) {
 		out[o++] = '/';
 		memcpy(out + o, comp, clen);
 		o += clen;

@@ -101,6 +101,12 @@ int wspath_host(const char *workspace_dir, const char *path, const char *label,
 /* Two helpers shared with other parsers of text that was a Python str in
  * the original (core/patch.c), so the rules live in one place: */
 
+/* Split a path as PurePosixPath does: the next component of [*p, end)
+ * that is neither empty nor "." (repeated slashes and "." vanish). 1 with
+ * *comp and *len set and *p advanced past it, or 0 at the end. Archive member
+ * names (core/tarsafe.c) are split the same way. */
+int wspath_next_component(const char **p, const char *end, const char **comp, size_t *len);
+
 /* Offset of the first byte of s[0..n) that is not strict UTF-8 (as above),
  * or n when all of it is. */
 size_t wspath_utf8_invalid_at(const char *s, size_t n);

@@ -27,6 +27,7 @@
 #include "../core/atomicfile.h"
 #include "../core/exitcodes.h"
 #include "../core/log.h"
+#include "../core/spawn.h"
 #include "../core/utf8.h"
 
 #ifndef NSIG
@@ -104,24 +105,7 @@ static _Noreturn void child_exec(const struct child_plan *p)
 	int errfd = p->errfd;
 	/* Every signal is blocked (the parent did it before fork), so no
 	 * agent handler can run before its disposition is reset. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, &dfl, NULL) == 0)
-			continue;
-		/* libc refuses its reserved real-time signals; an ignore
-		 * inherited from the agent's parent would still pass on, so
-		 * reset them with the raw call (see core/spawn_child.c). */
-		struct {
-			void (*handler)(int);
-			unsigned long flags;
-			void (*restorer)(void);
-			unsigned long long mask;
-		} kdfl = { SIG_DFL, 0, NULL, 0 };
-		syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask);
-	}
+	spawn_child_reset_signals();
 	if (setsid() < 0 || ioctl(p->slave, TIOCSCTTY, 0) < 0)
 		child_fail(errfd, STAGE_SETUP, errno);
 	/* Lift both fds above 3 first, so no dup2 below overwrites one. */
