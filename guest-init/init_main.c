@@ -43,12 +43,14 @@ struct options {
 	const char *unknown;      /* the first argument not understood */
 };
 
+static const char usage_text[] =
+	"usage: pyro-init                 (as PID 1 of a guest, started by the kernel)\n"
+	"       pyro-init --dry-run [--cmdline TEXT]\n"
+	"       pyro-init --test-not-pid1 [--cmdline TEXT] [--test-agent PATH]\n";
+
 static int usage(const char *why)
 {
-	fprintf(stderr, "pyro-init: %s\n"
-		"usage: pyro-init                 (as PID 1 of a guest, started by the kernel)\n"
-		"       pyro-init --dry-run [--cmdline TEXT]\n"
-		"       pyro-init --test-not-pid1 [--cmdline TEXT] [--test-agent PATH]\n", why);
+	fprintf(stderr, "pyro-init: %s\n%s", why, usage_text);
 	return PYRO_EXIT_USAGE;
 }
 
@@ -262,7 +264,8 @@ static int run(int argc, char **argv)
 	}
 	if (getpid() != 1) {
 		if (o.unknown && (!strcmp(o.unknown, "--help") || !strcmp(o.unknown, "-h"))) {
-			usage("PID 1 of every pyro guest");
+			fputs("pyro-init: PID 1 of every pyro guest (see docs/guest-init.md)\n", stdout);
+			fputs(usage_text, stdout);
 			return 0;
 		}
 		if (o.unknown)
