@@ -1,6 +1,12 @@
 /* Services: start_service, status_service, logs_service, stop_service,
  * list_services, and stopping them all when the agent shuts down.
  *
+ * These notes cover all the service files (agent_service.h says which
+ * file owns what): this one keeps the record table and the actions;
+ * agent_service_proc.c the processes (launch, supervision, stop, shutdown);
+ * agent_service_ready.c the readiness probes; agent_service_logs.c
+ * logs_service.
+ *
  * A service is a named long-running command in the workspace (a dev
  * server, a database) that the agent starts, watches, probes for readiness
  * and stops. Several run at once, each under its own name. The original
@@ -23,13 +29,14 @@
  * hygiene of core/spawn.h (own process group, stdin /dev/null, only fds
  * 0-2 open, every signal at its default, empty mask): the child side is
  * core/spawn.h's spawn_child_exec (its low-level section), so both kinds
- * of children are set up by one piece of code. stdout and stderr are appended to
- * /run/pyro-services/NAME.stdout and NAME.stderr (truncated at each start);
- * the record NAME.json (the status object, pretty JSON, mode 0600) is
- * rewritten atomically on every state change. Nothing goes to /workspace.
- * start_service blocks until the service is ready, has failed or has timed
- * out, and answers its status. A failure to start the process at all is an
- * error answer (and the record says "failed", stop_reason "start_failed").
+ * of children are set up by one piece of code. stdout and stderr are
+ * appended to /run/pyro-services/NAME.stdout and NAME.stderr (truncated at
+ * each start); the record NAME.json (the status object, pretty JSON, mode
+ * 0600) is rewritten atomically on every state change. Nothing goes to
+ * /workspace. start_service blocks until the service is ready, has failed
+ * or has timed out, and answers its status. A failure to start the process
+ * at all is an error answer (and the record says "failed", stop_reason
+ * "start_failed").
  *
  * READINESS. One of
  *   {"type": "file",    "path": P}          P (a workspace path, relative
@@ -78,11 +85,11 @@
  * helpers do not outlive it. Nobody signals a group once its leader has
  * exited.
  *
- * LOGS (agent_service_logs.c). logs_service answers stdout and stderr (UTF-8 decoded with
+ * LOGS. logs_service answers stdout and stderr (UTF-8 decoded with
  * replacement, secret values redacted), from at most the last 1 MiB of
  * each file, and at most 8 MiB of JSON text per stream (well inside the
- * agent's answer limit, AGENT_MAX_ANSWER); whatever is dropped is
- * dropped from the front, up to a line start, and stdout_truncated /
+ * agent's answer limit, AGENT_MAX_ANSWER); whatever is dropped is dropped
+ * from the front, up to a line start, and stdout_truncated /
  * stderr_truncated say so. tail_lines (null or absent: everything; else
  * 1..100000) keeps the last N lines (a final newline does not start an
  * empty line). The answer also has service_name, state and tail_lines.
@@ -107,24 +114,18 @@
  */
 #include "agent_service.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../core/atomicfile.h"
 #include "../core/exitcodes.h"
 #include "../core/log.h"
-#include "../core/spawn.h"
 
-#define SERVICE_NAME_MAX 64
 #define SERVICE_MAX_LIVE 64
 #define SERVICE_MAX_RECORDS 128
 #define READY_DEFAULT_TIMEOUT_S 30
@@ -135,55 +136,11 @@
 #define STOP_DEFAULT_GRACE_MS 10000
 #define STOP_MAX_GRACE_MS 60000
 #define READY_FAIL_GRACE_MS 5000
-#define SHUTDOWN_GRACE_MS 5000
-/* After SIGKILL, how long to wait for the supervisor to see the end. */
-#define KILL_WAIT_MS 5000
-/* How long a request waits for another's launch (fork + exec check). */
-#define LAUNCH_WAIT_MS 5000
-#define MESSAGE_MAX PYRO_ERR_MSG_MAX
 
-enum svc_state { SVC_STARTING, SVC_RUNNING, SVC_STOPPED, SVC_FAILED };
+/* Indexed by enum svc_state (agent_service.h). */
 static const char *const state_names[] = { "starting", "running", "stopped", "failed" };
 
-struct service {
-	struct service *next;
-	char name[SERVICE_NAME_MAX + 1];
-	uint64_t gen;              /* bumped at every start */
-	struct json_doc *doc;      /* owns command, cwd and readiness */
-	const char *command;
-	const char *cwd;           /* guest form */
-	struct json_value *readiness; /* normalised, or NULL */
-	enum svc_state state;
-	pid_t pid;                 /* 0 until launched */
-	bool launching;            /* start_service is forking it */
-	bool supervised;           /* its supervisor thread runs */
-	bool leader_gone;          /* the leader exited: never signal the group */
-	int users;                 /* handlers holding this across unlocks */
-	bool has_exit;
-	int exit_code;
-	double started_at, ready_at, ended_at; /* epoch seconds; 0: not yet */
-	const char *stop_reason;   /* static, NULL while alive */
-	char message[MESSAGE_MAX];
-	/* How the end is reported when it was brought about on purpose. */
-	bool end_planned;
-	enum svc_state end_state;
-	const char *end_reason;
-	char end_message[MESSAGE_MAX];
-	/* The record file: every change bumps seq; a writer skips a
-	 * snapshot older than what is already on disk. */
-	uint64_t seq;
-	pthread_mutex_t file_lock;
-	uint64_t written_seq;
-};
-
-static struct {
-	pthread_once_t once;
-	pthread_mutex_t lock;
-	pthread_cond_t changed; /* CLOCK_MONOTONIC; broadcast on every change */
-	struct service *list;
-	size_t count;
-	bool shutting_down;
-} svc = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER };
+struct svc_registry svc = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void svc_init(void)
 {
@@ -194,13 +151,13 @@ static void svc_init(void)
 	pthread_condattr_destroy(&a);
 }
 
-static void lock(void)
+void svc_lock(void)
 {
 	pthread_once(&svc.once, svc_init);
 	pthread_mutex_lock(&svc.lock);
 }
 
-static void unlock(void)
+void svc_unlock(void)
 {
 	pthread_mutex_unlock(&svc.lock);
 }
@@ -212,23 +169,21 @@ static int oom(struct pyro_err *err)
 
 /* ---- time ---------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
+int64_t svc_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double epoch_now(void)
+double svc_epoch_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One wait for a change, until the monotonic deadline at the latest (lock
- * held). Callers re-check their condition in a loop. */
-static void wait_change(int64_t deadline_ms)
+void svc_wait_change(int64_t deadline_ms)
 {
 	struct timespec ts = { .tv_sec = deadline_ms / 1000,
 			       .tv_nsec = (long)(deadline_ms % 1000) * 1000000L };
@@ -287,14 +242,9 @@ static int fill_status(struct json_doc *doc, struct json_value *o, const struct 
 	return 0;
 }
 
-struct snapshot {
-	struct buf text; /* empty when it could not be built */
-	uint64_t seq;
-};
-
 /* Note a change (lock held): wake waiters and snapshot the record for
- * write_record, which the caller runs after unlocking. */
-static void changed(struct service *s, struct snapshot *snap)
+ * svc_write_record, which the caller runs after unlocking. */
+void svc_changed(struct service *s, struct svc_snapshot *snap)
 {
 	pthread_cond_broadcast(&svc.changed);
 	snap->text = (struct buf)BUF_INIT;
@@ -309,7 +259,7 @@ static void changed(struct service *s, struct snapshot *snap)
 
 /* Write a snapshot to NAME.json (lock NOT held; the caller keeps s alive).
  * The record is for inspection, so a failure is logged, not answered. */
-static void write_record(struct service *s, struct snapshot *snap)
+void svc_write_record(struct service *s, struct svc_snapshot *snap)
 {
 	pthread_mutex_lock(&s->file_lock);
 	if (snap->seq > s->written_seq && snap->text.len) {
@@ -389,187 +339,11 @@ int svc_no_such(const char *name, struct pyro_err *err)
 
 const char *svc_state_of(const char *name)
 {
-	lock();
+	svc_lock();
 	struct service *s = find(name);
 	const char *state = s ? state_names[s->state] : NULL;
-	unlock();
+	svc_unlock();
 	return state;
-}
-
-/* ---- the process --------------------------------------------------------- */
-
-/* Start `sh -lc command` with spawn_run's child setup (see the top), stdin
- * /dev/null, stdout/stderr on the given fds. The pid, or -1. */
-static pid_t start_process(const char *command, char **envp, const char *cwd, int out_fd,
-			   int err_fd, struct pyro_err *err)
-{
-	const char *argv[] = { "/bin/sh", "-lc", command, NULL };
-	char **cands = spawn_path_candidates(argv[0], (const char *const *)envp);
-	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int ep[2] = { -1, -1 };
-	pid_t pid = -1;
-	if (!cands || nullfd < 0 || pipe2(ep, O_CLOEXEC) < 0) {
-		pyro_err_sys(err, errno, "cannot start the service");
-		goto out;
-	}
-	struct spawn_child_plan plan = {
-		.src = { nullfd, out_fd, err_fd },
-		.errfd = ep[1],
-		.cwd = cwd,
-		.candidates = cands,
-		.argv = (char *const *)argv,
-		.envp = envp,
-	};
-	/* Everything blocked across fork, so no handler runs in the child
-	 * before spawn_child_exec resets the dispositions. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		spawn_child_exec(&plan);
-	int fork_errno = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(ep[1]);
-	ep[1] = -1;
-	if (pid < 0) {
-		pyro_err_sys(err, fork_errno, "cannot start the service (fork)");
-		goto out;
-	}
-	setpgid(pid, pid); /* also here, so a signal right now reaches the group */
-	struct spawn_child_report rep;
-	ssize_t n;
-	do
-		n = read(ep[0], &rep, sizeof rep);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof rep) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		if (rep.stage == SPAWN_STAGE_CHDIR)
-			pyro_err_sys(err, rep.errnum, "cannot enter the service's cwd");
-		else if (rep.stage == SPAWN_STAGE_EXEC)
-			pyro_err_sys(err, rep.errnum, "cannot run /bin/sh for the service");
-		else
-			pyro_err_sys(err, rep.errnum, "cannot set up the service process");
-		pid = -1;
-	}
-out:
-	if (ep[0] >= 0)
-		close(ep[0]);
-	if (ep[1] >= 0)
-		close(ep[1]);
-	if (nullfd >= 0)
-		close(nullfd);
-	free(cands);
-	return pid;
-}
-
-static void signal_group(const struct service *s, int sig)
-{
-	/* The leader is unreaped (alive or a zombie) while !leader_gone, so
-	 * the group id still belongs to it. */
-	if (s->pid > 1 && !s->leader_gone)
-		kill(-s->pid, sig);
-}
-
-static void *supervise(void *arg)
-{
-	struct service *s = arg;
-	pid_t pid = s->pid; /* fixed while supervised */
-	siginfo_t si;
-	int r;
-	do {
-		memset(&si, 0, sizeof si);
-		r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
-	} while (r < 0 && errno == EINTR);
-	int wait_errno = r < 0 ? errno : 0;
-	lock();
-	s->leader_gone = true;
-	if (r == 0)
-		kill(-pid, SIGKILL); /* what it left in its group ends with it */
-	unlock();
-	int status = 0;
-	pid_t w = -1;
-	if (r == 0) {
-		do
-			w = waitpid(pid, &status, 0);
-		while (w < 0 && errno == EINTR);
-		if (w < 0)
-			wait_errno = errno;
-	}
-
-	struct snapshot snap;
-	lock();
-	s->ended_at = epoch_now();
-	if (w == pid) {
-		s->has_exit = true;
-		s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-			       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
-	}
-	if (s->end_planned) {
-		s->state = s->end_state;
-		s->stop_reason = s->end_reason;
-		snprintf(s->message, sizeof s->message, "%s", s->end_message);
-	} else if (w != pid) {
-		s->state = SVC_FAILED;
-		s->stop_reason = "exited";
-		snprintf(s->message, sizeof s->message, "lost track of the service process: %s",
-			 strerror(wait_errno));
-	} else if (s->state == SVC_STARTING) {
-		s->state = SVC_FAILED;
-		s->stop_reason = "exited";
-		snprintf(s->message, sizeof s->message,
-			 "service exited before it became ready (exit code %d)", s->exit_code);
-	} else {
-		s->state = SVC_STOPPED;
-		s->stop_reason = "exited";
-		snprintf(s->message, sizeof s->message, "service exited with code %d",
-			 s->exit_code);
-	}
-	changed(s, &snap);
-	unlock();
-	write_record(s, &snap);
-	/* Only now may the record be reused or freed. */
-	lock();
-	s->supervised = false;
-	pthread_cond_broadcast(&svc.changed);
-	unlock();
-	return NULL;
-}
-
-/* End run `gen` of s on purpose: TERM and CONT to its group, up to grace_ms,
- * then KILL; returns once the supervisor recorded the end (or KILL_WAIT_MS
- * after the KILL). How the end is reported: the first plan wins. */
-static void end_service(struct service *s, uint64_t gen, enum svc_state state,
-			const char *reason, const char *message, int64_t grace_ms)
-{
-	lock();
-	int64_t dl = mono_ms() + LAUNCH_WAIT_MS;
-	while (s->gen == gen && s->launching && mono_ms() < dl)
-		wait_change(dl);
-	if (s->gen != gen || !s->supervised) {
-		unlock();
-		return;
-	}
-	if (!s->end_planned) {
-		s->end_planned = true;
-		s->end_state = state;
-		s->end_reason = reason;
-		snprintf(s->end_message, sizeof s->end_message, "%s", message);
-		pthread_cond_broadcast(&svc.changed); /* a probing start gives up */
-	}
-	signal_group(s, SIGTERM);
-	signal_group(s, SIGCONT);
-	dl = mono_ms() + grace_ms;
-	while (s->gen == gen && s->supervised && mono_ms() < dl)
-		wait_change(dl);
-	if (s->gen == gen && s->supervised) {
-		signal_group(s, SIGKILL);
-		dl = mono_ms() + KILL_WAIT_MS;
-		while (s->gen == gen && s->supervised && mono_ms() < dl)
-			wait_change(dl);
-	}
-	unlock();
 }
 
 /* ---- start_service ------------------------------------------------------- */
@@ -582,7 +356,7 @@ static int reserve(const char *name, struct json_doc *own, const char *command, 
 		   struct json_value *readiness, struct service **out, uint64_t *gen,
 		   struct pyro_err *err)
 {
-	lock();
+	svc_lock();
 	int rc = -1;
 	if (svc.shutting_down) {
 		pyro_err_set(err, PYRO_EXIT_FAILURE, "the agent is shutting down; no new services");
@@ -590,9 +364,9 @@ static int reserve(const char *name, struct json_doc *own, const char *command, 
 	}
 	struct service *s = find(name);
 	/* An end being recorded right now: let the supervisor finish. */
-	int64_t dl = mono_ms() + LAUNCH_WAIT_MS;
-	while (s && ended(s) && s->supervised && mono_ms() < dl)
-		wait_change(dl);
+	int64_t dl = svc_mono_ms() + LAUNCH_WAIT_MS;
+	while (s && ended(s) && s->supervised && svc_mono_ms() < dl)
+		svc_wait_change(dl);
 	if (s && (!ended(s) || s->supervised || s->launching)) {
 		if (s->pid > 0)
 			pyro_err_set(err, PYRO_EXIT_FAILURE,
@@ -650,124 +424,54 @@ static int reserve(const char *name, struct json_doc *own, const char *command, 
 	*gen = s->gen;
 	rc = 0;
 out:
-	unlock();
+	svc_unlock();
 	return rc;
 }
 
-static void make_service_dir(void)
-{
-	const char *dirs[] = { "/run", AGENT_SERVICE_DIR };
-	for (size_t i = 0; i < 2; i++) {
-		char p[PATH_MAX];
-		if (agent_path(p, dirs[i], NULL) == 0)
-			mkdir(p, 0755);
-	}
-}
-
-static int open_log(const char *name, const char *ext, struct pyro_err *err)
-{
-	char path[PATH_MAX];
-	if (svc_file(path, name, ext, err) < 0)
-		return -1;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		pyro_err_sys(err, errno, "cannot create the service log %s", path);
-	return fd;
-}
-
-/* Fork the reserved run of s and start its supervisor. On failure the
- * record is "failed" and err says why. */
-static int launch(struct service *s, char **envp, const char *cwd_host, bool probing,
-		  struct pyro_err *err)
-{
-	make_service_dir();
-	int out = open_log(s->name, "stdout", err);
-	int errfd = out >= 0 ? open_log(s->name, "stderr", err) : -1;
-	pid_t pid = -1;
-	if (errfd >= 0)
-		pid = start_process(s->command, envp, cwd_host, out, errfd, err);
-	if (out >= 0)
-		close(out);
-	if (errfd >= 0)
-		close(errfd);
-
-	struct snapshot snap;
-	lock();
-	s->launching = false;
-	if (pid > 0) {
-		s->pid = pid;
-		s->started_at = epoch_now();
-		s->state = probing ? SVC_STARTING : SVC_RUNNING;
-		s->ready_at = probing ? 0 : s->started_at;
-		s->supervised = true;
-		if (agent_start_thread(NULL, supervise, s) != 0) {
-			s->supervised = false;
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			s->leader_gone = true;
-			s->has_exit = true;
-			s->exit_code = 128 + SIGKILL;
-			pyro_err_set(err, PYRO_EXIT_INTERNAL,
-				     "cannot start a thread to supervise the service");
-			pid = -1;
-		}
-	}
-	if (pid < 0) {
-		s->state = SVC_FAILED;
-		s->stop_reason = "start_failed";
-		s->ended_at = epoch_now();
-		snprintf(s->message, sizeof s->message, "%s", err->msg);
-	}
-	changed(s, &snap);
-	unlock();
-	write_record(s, &snap);
-	return pid > 0 ? 0 : -1;
-}
 
 /* Probe run `gen` of s until ready, ended, or the timeout (then end it). */
 static void await_ready(struct service *s, uint64_t gen, const struct svc_probe *probe,
 			int64_t timeout_s, int64_t interval_ms)
 {
-	int64_t deadline = mono_ms() + timeout_s * 1000;
+	int64_t deadline = svc_mono_ms() + timeout_s * 1000;
 	char why[256] = "";
 	for (;;) {
-		lock();
+		svc_lock();
 		bool probing = s->gen == gen && s->state == SVC_STARTING && !s->end_planned;
-		unlock();
+		svc_unlock();
 		if (!probing)
 			return;
-		int ok = svc_probe_once(probe, deadline - mono_ms(), why, sizeof why);
-		struct snapshot snap;
-		lock();
+		int ok = svc_probe_once(probe, deadline - svc_mono_ms(), why, sizeof why);
+		struct svc_snapshot snap;
+		svc_lock();
 		if (s->gen != gen || s->state != SVC_STARTING || s->end_planned) {
-			unlock();
+			svc_unlock();
 			return;
 		}
 		if (ok) {
 			s->state = SVC_RUNNING;
-			s->ready_at = epoch_now();
-			changed(s, &snap);
-			unlock();
-			write_record(s, &snap);
+			s->ready_at = svc_epoch_now();
+			svc_changed(s, &snap);
+			svc_unlock();
+			svc_write_record(s, &snap);
 			return;
 		}
-		if (mono_ms() >= deadline) {
-			unlock();
+		if (svc_mono_ms() >= deadline) {
+			svc_unlock();
 			break;
 		}
-		int64_t wake = mono_ms() + interval_ms;
+		int64_t wake = svc_mono_ms() + interval_ms;
 		if (wake > deadline)
 			wake = deadline;
 		while (s->gen == gen && s->state == SVC_STARTING && !s->end_planned &&
-		       mono_ms() < wake)
-			wait_change(wake);
-		unlock();
+		       svc_mono_ms() < wake)
+			svc_wait_change(wake);
+		svc_unlock();
 	}
 	char msg[MESSAGE_MAX];
 	snprintf(msg, sizeof msg, "service did not become ready within %llds%s%s",
 		 (long long)timeout_s, why[0] ? "; last probe: " : "", why);
-	end_service(s, gen, SVC_FAILED, "ready_timeout", msg, READY_FAIL_GRACE_MS);
+	svc_end(s, gen, SVC_FAILED, "ready_timeout", msg, READY_FAIL_GRACE_MS);
 }
 
 static bool blank(const char *s)
@@ -837,18 +541,18 @@ int agent_action_start_service(struct agent_call *c, struct pyro_err *err)
 		return -1;
 	}
 
-	int rc = launch(s, envp, cwd_host, ready_norm != NULL, err);
+	int rc = svc_launch(s, envp, cwd_host, ready_norm != NULL, err);
 	if (rc == 0 && ready_norm)
 		await_ready(s, gen, &probe, timeout_s, interval_ms);
-	lock();
+	svc_lock();
 	/* Stopped meanwhile by someone else: answer once it has ended. */
-	int64_t dl = mono_ms() + STOP_MAX_GRACE_MS + KILL_WAIT_MS;
-	while (rc == 0 && s->gen == gen && s->end_planned && s->supervised && mono_ms() < dl)
-		wait_change(dl);
+	int64_t dl = svc_mono_ms() + STOP_MAX_GRACE_MS + KILL_WAIT_MS;
+	while (rc == 0 && s->gen == gen && s->end_planned && s->supervised && svc_mono_ms() < dl)
+		svc_wait_change(dl);
 	if (rc == 0 && fill_status(c->doc, c->resp, s) < 0)
 		rc = oom(err);
 	s->users--;
-	unlock();
+	svc_unlock();
 	return rc;
 }
 
@@ -859,11 +563,11 @@ int agent_action_status_service(struct agent_call *c, struct pyro_err *err)
 	const char *name;
 	if (svc_req_name(c, &name, err) < 0)
 		return -1;
-	lock();
+	svc_lock();
 	struct service *s = find(name);
 	int rc = !s ? svc_no_such(name, err)
 		    : fill_status(c->doc, c->resp, s) < 0 ? oom(err) : 0;
-	unlock();
+	svc_unlock();
 	return rc;
 }
 
@@ -879,7 +583,7 @@ int agent_action_list_services(struct agent_call *c, struct pyro_err *err)
 		return oom(err);
 	int rc = 0;
 	int64_t running = 0;
-	lock();
+	svc_lock();
 	struct service **v = svc.count ? calloc(svc.count, sizeof *v) : NULL;
 	size_t n = 0;
 	if (svc.count && !v) {
@@ -897,7 +601,7 @@ int agent_action_list_services(struct agent_call *c, struct pyro_err *err)
 				rc = oom(err);
 		}
 	}
-	unlock();
+	svc_unlock();
 	free(v);
 	if (rc == 0 && (json_object_set(c->doc, c->resp, "services", arr) < 0 ||
 			json_set_int(c->doc, c->resp, "count", (int64_t)n) < 0 ||
@@ -914,63 +618,19 @@ int agent_action_stop_service(struct agent_call *c, struct pyro_err *err)
 	    agent_req_int(c, "grace_ms", STOP_DEFAULT_GRACE_MS, 0, STOP_MAX_GRACE_MS, &grace_ms,
 			  err) < 0)
 		return -1;
-	lock();
+	svc_lock();
 	struct service *s = find(name);
 	if (!s) {
-		unlock();
+		svc_unlock();
 		return svc_no_such(name, err);
 	}
 	s->users++;
 	uint64_t gen = s->gen;
-	unlock();
-	end_service(s, gen, SVC_STOPPED, "stop_requested", "", grace_ms);
-	lock();
+	svc_unlock();
+	svc_end(s, gen, SVC_STOPPED, "stop_requested", "", grace_ms);
+	svc_lock();
 	int rc = fill_status(c->doc, c->resp, s) < 0 ? oom(err) : 0;
 	s->users--;
-	unlock();
+	svc_unlock();
 	return rc;
-}
-
-void agent_services_shutdown(void)
-{
-	lock();
-	svc.shutting_down = true;
-	int64_t dl = mono_ms() + LAUNCH_WAIT_MS;
-	for (;;) {
-		bool busy = false;
-		for (struct service *s = svc.list; s; s = s->next)
-			busy |= s->launching;
-		if (!busy || mono_ms() >= dl)
-			break;
-		wait_change(dl);
-	}
-	for (struct service *s = svc.list; s; s = s->next) {
-		if (!s->supervised)
-			continue;
-		if (!s->end_planned) {
-			s->end_planned = true;
-			s->end_state = SVC_STOPPED;
-			s->end_reason = "agent_shutdown";
-			snprintf(s->end_message, sizeof s->end_message, "the agent shut down");
-		}
-		signal_group(s, SIGTERM);
-		signal_group(s, SIGCONT);
-	}
-	pthread_cond_broadcast(&svc.changed);
-	for (int round = 0; round < 2; round++) {
-		dl = mono_ms() + (round == 0 ? SHUTDOWN_GRACE_MS : KILL_WAIT_MS);
-		for (;;) {
-			bool alive = false;
-			for (struct service *s = svc.list; s; s = s->next)
-				alive |= s->supervised;
-			if (!alive || mono_ms() >= dl)
-				break;
-			wait_change(dl);
-		}
-		if (round == 0)
-			for (struct service *s = svc.list; s; s = s->next)
-				if (s->supervised)
-					signal_group(s, SIGKILL);
-	}
-	unlock();
 }
