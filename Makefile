@@ -8,6 +8,7 @@
 #   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
 #   make integration  shell tests in tests/integration/ against build/pyro
 #   make integration-san  the agent's integration files against an ASan+UBSan build
+#   make kernel     the guest kernel into build/kernel (cached per machine)
 #   make vendor     the vendored libraries for the musl build (build/vendor)
 #   make vendor-host  the same libraries built with clang for glibc, which
 #                   the sanitizer and fuzz builds link (build/vendor-host)
@@ -61,7 +62,7 @@ FLAGS_TEXT := $(CC_MUSL) $(MUSL_CFLAGS) | $(CC_SAN) $(SAN_CFLAGS) | $(FUZZ_CFLAG
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(subst ','\'',$(FLAGS_TEXT))' ] || printf '%s' '$(subst ','\'',$(FLAGS_TEXT))' > $(FLAGS_STAMP))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs bench guest-check integration-san
+.PHONY: all test demo unit unit-san fuzz integration deps vendor vendor-host clean size docs bench guest-check integration-san kernel
 .DELETE_ON_ERROR:
 # Object files are real build products, not intermediates to delete.
 .SECONDARY:
@@ -144,6 +145,11 @@ $(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
 	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
+
+# The guest kernel (vmlinux + bzImage) from Debian's linux-source, cached
+# outside the repository by its inputs: ~16 min once per machine, then a copy.
+kernel: $(DEPS_STAMP)
+	@kernel-config/build.sh $(BUILD)/kernel
 
 # Speed figures, each against a baseline measured in the same run.
 bench: $(BUILD)/pyro $(BENCH_BINS)
