@@ -1,9 +1,11 @@
 /* Fuzz the agent's request handling: arbitrary bytes as a request header,
  * run through the action table the way a connection does, for the actions
  * that only touch files (hello and the live file actions) against a
- * private root. Properties: no crash or leak; an action either answers an
- * object or fails with a non-empty message; nothing is created outside the
- * root's /workspace (the root's other entries never change). */
+ * private root, and through the service readiness parser (which is all of
+ * start_service that reads outside input; the rest starts processes).
+ * Properties: no crash or leak; an action either answers an object or
+ * fails with a non-empty message; nothing is created outside the root's
+ * /workspace (the root's other entries never change). */
 #include "fuzz.h"
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 
 #include "../../core/json.h"
 #include "../../guest-init/agent.h"
+#include "../../guest-init/agent_service.h"
 
 static char root[64];
 
@@ -71,7 +74,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    req->type == JSON_OBJECT) {
 		const char *action = json_get_str(req, "action");
 		const struct agent_action *a = action ? agent_find_action(action) : NULL;
-		if (a && allowed(action)) {
+		const struct json_value *ready = json_get(req, "readiness");
+		if (action && !strcmp(action, "start_service") && ready && ready->type == JSON_OBJECT) {
+			struct agent_call c = { .req = req, .action = action, .doc = doc,
+						.resp_body_fd = -1 };
+			struct svc_probe p;
+			struct json_value *norm = NULL;
+			memset(&err, 0, sizeof err);
+			if (svc_probe_parse(&c, ready, &p, &norm, &err) < 0)
+				FUZZ_ASSERT(err.msg[0] != 0);
+			else
+				FUZZ_ASSERT(norm && norm->type == JSON_OBJECT && p.type >= SVC_PROBE_FILE &&
+					    p.type <= SVC_PROBE_COMMAND);
+		} else if (a && allowed(action)) {
 			struct agent_call c = { .req = req, .action = action, .doc = doc,
 						.resp = json_object(doc), .resp_body_fd = -1 };
 			memset(&err, 0, sizeof err);
