@@ -39,20 +39,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* Python's str.isspace() (Unicode 14). */
-static int py_isspace(uint32_t c)
-{
-	if ((c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20))
-		return 1;
-	switch (c) {
-	case 0x85: case 0xA0: case 0x1680:
-	case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-		return 1;
-	default:
-		return c >= 0x2000 && c <= 0x200A;
-	}
-}
-
 /* str.strip() on bytes decoded with surrogateescape: bytes that are not
  * part of a valid sequence are never whitespace. A lead byte always starts
  * a fresh decode in Python's decoder (invalid runs only absorb continuation
@@ -63,7 +49,7 @@ static void py_strip(const unsigned char *s, size_t *b, size_t *e)
 	uint32_t cp;
 	while (*b < *e) {
 		size_t l = utf8_seq(s + *b, *e - *b, &cp);
-		if (!l || !py_isspace(cp))
+		if (!l || !wspath_py_isspace(cp))
 			break;
 		*b += l;
 	}
@@ -72,7 +58,7 @@ static void py_strip(const unsigned char *s, size_t *b, size_t *e)
 		while (p > *b && *e - p < 4 && (s[p] & 0xC0) == 0x80)
 			p--;
 		size_t l = utf8_seq(s + p, *e - p, &cp);
-		if (l != *e - p || !py_isspace(cp))
+		if (l != *e - p || !wspath_py_isspace(cp))
 			break;
 		*e = p;
 	}

@@ -59,8 +59,7 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t n)
 	return n;
 }
 
-/* Python's str.isspace() (Unicode 14), which is what str.strip() strips. */
-static int py_isspace(uint32_t c)
+int wspath_py_isspace(uint32_t c)
 {
 	if ((c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20))
 		return 1;
@@ -82,7 +81,7 @@ static void py_strip(const unsigned char *s, size_t *start, size_t *end)
 	size_t b = *start, e = *end;
 	while (b < e) {
 		size_t l = utf8_decode(s + b, e - b, &cp);
-		if (!l || !py_isspace(cp))
+		if (!l || !wspath_py_isspace(cp))
 			break;
 		b += l;
 	}
@@ -91,7 +90,7 @@ static void py_strip(const unsigned char *s, size_t *start, size_t *end)
 		while (p > b && (s[p] & 0xC0) == 0x80)
 			p--;
 		size_t l = utf8_decode(s + p, e - p, &cp);
-		if (l != e - p || !py_isspace(cp))
+		if (l != e - p || !wspath_py_isspace(cp))
 			break;
 		e = p;
 	}

@@ -64,6 +64,7 @@
 #define PYRO_WSPATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -114,5 +115,9 @@ size_t wspath_utf8_invalid_at(const char *s, size_t n);
 /* Python's str.strip() on VALID UTF-8 (the 29 code points listed above):
  * narrows [*start, *end) of s. An all-whitespace range ends empty. */
 void wspath_py_strip(const char *s, size_t *start, size_t *end);
+
+/* Python's str.isspace() for one code point (Unicode 14): what str.strip()
+ * strips. Archive member names (core/tarsafe.c) use it too. */
+int wspath_py_isspace(uint32_t c);
 
 #endif
