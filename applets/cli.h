@@ -9,6 +9,7 @@ extern const struct command cli_root;
 
 /* Command rows, defined next to their handlers. */
 extern const struct command cli_doctor_command;
+extern const struct command cli_env_command;
 
 /* The --json switch every command with a structured result offers. */
 #define CLI_JSON_ARG                                                        \

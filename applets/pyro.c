@@ -12,6 +12,7 @@
 
 static const struct command *const cli_commands[] = {
 	&cli_doctor_command,
+	&cli_env_command,
 	NULL,
 };
 
