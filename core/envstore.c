@@ -506,6 +506,20 @@ static bool install_is_current(const struct envstore *st, int dirfd, const char 
 	return keep;
 }
 
+/* Another pyro process is installing into this directory right now. */
+static bool install_busy(const struct envstore *st, const char *dirname)
+{
+	char path[PATH_MAX];
+	if (path_fmt(path, sizeof path, NULL, "%s/.%s.lock", st->platform_dir, dirname) < 0)
+		return false;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
+	close(fd);
+	return busy;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -540,7 +554,7 @@ int envstore_prune(const struct envstore *st, struct json_doc *doc, struct json_
 		else if (strncmp(n, ".trash-", 7) == 0)
 			remove = true;
 		else
-			remove = !install_is_current(st, dfd, n);
+			remove = !install_is_current(st, dfd, n) && !install_busy(st, n);
 		close(dfd);
 		if (!remove)
 			continue;

@@ -298,7 +298,9 @@ int env_unpack_file(const char *path, int dirfd, struct env_unpacked *out,
 		return -1;
 	int rc;
 	if (archive_read_open_filename(a, path, 1 << 16) < ARCHIVE_WARN)
-		rc = pyro_err_set(err, PYRO_EXIT_FAILURE, "cannot read %s: %s", path,
+		rc = pyro_err_set(err, PYRO_EXIT_FAILURE,
+				  "%s is not a bundle archive (a tar, tar.gz or tar.zst of "
+				  "manifest.json and its artifacts): %s", path,
 				  archive_error_string(a) ? archive_error_string(a) : "unknown error");
 	else
 		rc = unpack_archive(a, dirfd, path, out, err);
