@@ -385,6 +385,24 @@ static int pull_into(struct pull *p, const struct envstore *st,
 	return envstore_commit(st, &sg, entry->name, entry->version, &source, out, err);
 }
 
+/* $PYRO_OCI_REQUEST_TIMEOUT_SECONDS: how long a registry may stay silent
+ * (default: the HTTP client's). */
+static int request_timeout(int *io_timeout_ms, struct pyro_err *err)
+{
+	const char *v = getenv("PYRO_OCI_REQUEST_TIMEOUT_SECONDS");
+	if (!v || !*v)
+		return 0;
+	char *end;
+	errno = 0;
+	long secs = strtol(v, &end, 10);
+	if (errno || *end || secs < 1 || secs > 3600)
+		return pyro_err_set(err, PYRO_EXIT_USAGE,
+				    "PYRO_OCI_REQUEST_TIMEOUT_SECONDS='%.40s' must be a whole number "
+				    "of seconds from 1 to 3600", v);
+	*io_timeout_ms = (int)secs * 1000;
+	return 0;
+}
+
 int env_pull(const struct envstore *st, const struct env_catalog_entry *entry,
 	     const struct env_pull_progress *progress, struct env_install *out,
 	     bool *downloaded, struct pyro_err *err)
@@ -408,7 +426,9 @@ int env_pull(const struct envstore *st, const struct env_catalog_entry *entry,
 	p->progress = progress;
 	http_client_init(&p->http);
 	char reference[512];
-	rc = env_catalog_reference(entry, reference, sizeof reference, err);
+	rc = request_timeout(&p->http.io_timeout_ms, err);
+	if (rc == 0)
+		rc = env_catalog_reference(entry, reference, sizeof reference, err);
 	if (rc == 0)
 		rc = oci_ref_parse(reference, &p->ref, err);
 	if (rc == 0) {
