@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/envstore.h"
 #include "../core/exitcodes.h"
 #include "../core/hostprobe.h"
 #include "cli.h"
@@ -110,6 +111,39 @@ static struct json_value *dir_object(struct json_doc *doc, const char *path,
 	return rc ? NULL : o;
 }
 
+/* The environment cache: where it is, the catalog version, what is
+ * installed (valid installs only) and what is broken. */
+static struct json_value *environments_object(struct json_doc *doc)
+{
+	struct json_value *o = json_object(doc), *installed = json_array(doc),
+			  *broken = json_array(doc);
+	if (!o || !installed || !broken)
+		return NULL;
+	struct envstore st;
+	struct pyro_err err;
+	int rc = json_set_str(doc, o, "catalog_version", env_catalog_version());
+	if (envstore_open(&st, &err) < 0) {
+		rc |= json_set_null(doc, o, "cache_dir");
+		rc |= json_set_str(doc, o, "error", err.msg);
+	} else {
+		rc |= json_set_str(doc, o, "cache_dir", st.dir);
+		size_t n;
+		const struct env_catalog_entry *cat = env_catalog(&n);
+		for (size_t i = 0; i < n; i++) {
+			struct env_install in;
+			if (envstore_check(&st, cat[i].name, cat[i].version, &in, NULL) < 0)
+				continue;
+			if (in.installed || in.present)
+				rc |= json_array_push(doc, in.installed ? installed : broken,
+						      json_string(doc, cat[i].name));
+			envstore_install_release(&in);
+		}
+	}
+	rc |= json_object_set(doc, o, "installed", installed);
+	rc |= json_object_set(doc, o, "broken", broken);
+	return rc ? NULL : o;
+}
+
 static int run_doctor(struct cmd_call *call)
 {
 	struct host_report r;
@@ -141,6 +175,7 @@ static int run_doctor(struct cmd_call *call)
 	rc |= json_object_set(doc, out, "vmm", vmms);
 	rc |= json_object_set(doc, out, "cache_dir", dir_object(doc, r.cache_dir, &r.cache));
 	rc |= json_object_set(doc, out, "state_dir", dir_object(doc, r.state_dir, &r.state));
+	rc |= json_object_set(doc, out, "environments", environments_object(doc));
 	rc |= json_object_set(doc, out, "issues", issues);
 	rc |= json_set_str(doc, out, "verdict", verdict);
 	if (rc)
@@ -206,6 +241,20 @@ static int render_doctor(const struct cmd_call *call, struct buf *out)
 	buf_append_char(out, '\n');
 	render_dir(out, "Cache dir", json_get(r, "cache_dir"));
 	render_dir(out, "State dir", json_get(r, "state_dir"));
+	const struct json_value *envs = json_get(r, "environments");
+	const char *env_dir = json_get_str(envs, "cache_dir");
+	buf_printf(out, "Environment cache: %s\n", env_dir ? env_dir : json_get_str(envs, "error"));
+	buf_printf(out, "Catalog version: %s\n", json_get_str(envs, "catalog_version"));
+	const struct json_value *inst = json_get(envs, "installed");
+	buf_append_str(out, "Environments installed:");
+	for (size_t i = 0; inst && i < inst->u.array.len; i++)
+		buf_printf(out, "%s %s", i ? "," : "", inst->u.array.items[i]->u.string.ptr);
+	buf_append_str(out, inst && inst->u.array.len ? "\n" : " none (pyro env pull NAME)\n");
+	const struct json_value *broken = json_get(envs, "broken");
+	for (size_t i = 0; broken && i < broken->u.array.len; i++)
+		buf_printf(out, "Environment %s: broken install (pyro env pull %s repairs it)\n",
+			   broken->u.array.items[i]->u.string.ptr,
+			   broken->u.array.items[i]->u.string.ptr);
 	const struct json_value *issues = json_get(r, "issues");
 	if (issues && issues->u.array.len) {
 		buf_append_str(out, "Issues:\n");
