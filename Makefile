@@ -9,6 +9,11 @@
 #   make integration  shell tests in tests/integration/ against build/pyro
 #   make integration-san  the agent's integration files against an ASan+UBSan build
 #   make kernel     the guest kernel into build/kernel (cached per machine)
+#   make env-test, env-debian-12-base, env-debian-12, env-debian-12-build
+#                   an environment bundle (vmlinux, rootfs.ext4, manifest.json)
+#                   into build/env/<ENV> via release/bundle.sh (release/README.md)
+#   make repro-slow build the debian-12 rootfs twice and the kernel twice (two
+#                   fresh caches) from scratch and compare; takes ~30+ min
 #   make vendor     the vendored libraries for the musl build (build/vendor)
 #   make vendor-host  the same libraries built with clang for glibc, which
 #                   the sanitizer and fuzz builds link (build/vendor-host)
@@ -150,6 +155,16 @@ $(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
 # outside the repository by its inputs: ~16 min once per machine, then a copy.
 kernel: $(DEPS_STAMP)
 	@kernel-config/build.sh $(BUILD)/kernel
+
+# Environment bundles (docs/environments.md): kernel and rootfs both cached.
+ENVS := test debian-12-base debian-12 debian-12-build
+.PHONY: $(addprefix env-,$(ENVS)) repro-slow
+$(addprefix env-,$(ENVS)): env-%: $(DEPS_STAMP)
+	@release/bundle.sh $* $(BUILD)/env/$*
+
+# Reproducibility from scratch, the slow way (~30+ min, no cache used).
+repro-slow: $(DEPS_STAMP)
+	@release/repro-slow.sh
 
 # Speed figures, each against a baseline measured in the same run.
 bench: $(BUILD)/pyro $(BENCH_BINS)
