@@ -142,7 +142,8 @@ static bool artifact_ok(int dirfd, const struct env_artifact *a, const struct js
 static int read_small_json(int dirfd, const char *name, struct json_doc *doc,
 			   struct json_value **out, struct pyro_err *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return pyro_err_sys(err, errno, "cannot open %s", name);
 	struct buf text;

@@ -320,7 +320,8 @@ int env_unpack_file(const char *path, int dirfd, struct env_unpacked *out,
 int env_copy_file(int srcdir, int dstdir, const char *name, struct env_unpacked *out,
 		  struct pyro_err *err)
 {
-	int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (in < 0)
 		return pyro_err_sys(err, errno, "cannot open %s", name);
 	struct stat st;

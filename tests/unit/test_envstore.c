@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../core/digest.h"
@@ -939,4 +941,84 @@ TEST(envstore_open_env_var)
 	CHECK(rc2 == 0);
 	CHECK_STR(st.dir, "/some/where");
 	CHECK_STR(st.platform_dir, "/some/where/linux-x86_64");
+}
+
+/* Run fn in a child that is killed after 10 s: 1 when fn returned 1, 0
+ * when it returned 0 or hung. */
+static int in_child_with_alarm(int (*fn)(void))
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		alarm(10);
+		_exit(fn() ? 0 : 1);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		return 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		fprintf(stderr, "    hung (killed after 10 s)\n");
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static char fifo_src[PATH_MAX];
+
+static int import_fifo_fails(void)
+{
+	return import_fails(fifo_src, "rootfs.ext4 is not a regular file");
+}
+
+static int import_fifo_manifest_fails(void)
+{
+	return import_fails(fifo_src, "bundle manifest: invalid JSON");
+}
+
+static int check_fifo_env_json(void)
+{
+	const char *p = problem();
+	if (!strstr(p, "environment.json is missing or unreadable")) {
+		fprintf(stderr, "    problem: %s\n", p);
+		return 0;
+	}
+	return 1;
+}
+
+/* A FIFO where a file should be is an error, not a hang (opening a FIFO
+ * for reading blocks until a writer comes). */
+static void body_fifos(void)
+{
+	struct bundle b;
+	char p[PATH_MAX + 64];
+	CHECK(bundle_init(&b) == 0);
+	int ok = bundle_write_dir(&b, "fifo", fifo_src) == 0;
+	sfmt(p, sizeof p, "%s/rootfs.ext4", fifo_src);
+	ok = ok && unlink(p) == 0 && mkfifo(p, 0644) == 0;
+	if (!ok)
+		bundle_release(&b);
+	CHECK(ok);
+	CHECK(in_child_with_alarm(import_fifo_fails));
+	sfmt(p, sizeof p, "%s/manifest.json", fifo_src);
+	CHECK(unlink(p) == 0 && mkfifo(p, 0644) == 0);
+	CHECK(in_child_with_alarm(import_fifo_manifest_fails));
+	/* In an install: environment.json, manifest.json, an artifact. */
+	char src[PATH_MAX];
+	ok = bundle_write_dir(&b, "good", src) == 0 && reimport(src) == 0;
+	bundle_release(&b);
+	CHECK(ok);
+	char dir[PATH_MAX];
+	sfmt(dir, sizeof dir, "%s/test-%s", store.platform_dir, test_version());
+	sfmt(p, sizeof p, "%s/environment.json", dir);
+	CHECK(unlink(p) == 0 && mkfifo(p, 0644) == 0);
+	CHECK(in_child_with_alarm(check_fifo_env_json));
+	CHECK(reimport(src) == 0);
+	sfmt(p, sizeof p, "%s/rootfs.ext4", dir);
+	CHECK(unlink(p) == 0 && mkfifo(p, 0644) == 0);
+	CHECK_STR(problem(), "rootfs.ext4 is missing");
+}
+
+TEST(envstore_fifos_are_errors_not_hangs)
+{
+	with_cache(body_fifos);
 }
