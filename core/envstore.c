@@ -539,7 +539,11 @@ int envstore_prune(const struct envstore *st, struct json_doc *doc, struct json_
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		const char *n = de->d_name;
-		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strstr(n, ".lock"))
+		size_t nlen = strlen(n);
+		/* ".", "..", and the ".NAME-VERSION.lock" install locks (not
+		 * installs whose names merely contain ".lock"). */
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    (n[0] == '.' && nlen > 5 && strcmp(n + nlen - 5, ".lock") == 0))
 			continue;
 		char path[PATH_MAX];
 		struct stat sb;

@@ -838,6 +838,7 @@ static void body_prune(void)
 	     fake_install("debian_12-1.0.0", NULL, NULL) == 0 &&
 	     fake_install("zzz-1.0.0", "zzz", "1.0.0") == 0 &&
 	     fake_install("abc-2", NULL, NULL) == 0 &&
+	     fake_install("x.locked-1", NULL, NULL) == 0 && /* not a lock file */
 	     fake_install("debian_12-base-1.0.0", "debian:12-base", "1.0.0") == 0 &&
 	     fake_install("mmm-0", "test", "1.0.0") == 0 && /* right content, wrong dir */
 	     fake_install(".partial-abandoned", NULL, NULL) == 0 &&
@@ -865,14 +866,14 @@ static void body_prune(void)
 	CHECK(ok && rc == 0);
 	int same = names.data &&
 		   strcmp(names.data, "abc-2,debian_12-1.0.0,debian_12-base-1.0.0,mmm-0,"
-				      "test-0.9.0,zzz-1.0.0") == 0;
+				      "test-0.9.0,x.locked-1,zzz-1.0.0") == 0;
 	if (!same)
 		fprintf(stderr, "    deleted: %s\n", names.data ? names.data : "(none)");
 	buf_release(&names);
 	CHECK(same);
 	static const char *const gone[] = { "test-0.9.0", "debian_12-1.0.0", "zzz-1.0.0",
 					    "abc-2", ".partial-abandoned", ".trash-old",
-					    "mmm-0", "debian_12-base-1.0.0" };
+					    "mmm-0", "debian_12-base-1.0.0", "x.locked-1" };
 	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
 		sfmt(p, sizeof p, "%s/%s", store.platform_dir, gone[i]);
 		if (tb_exists(p))
