@@ -48,7 +48,8 @@ void digest_sha256_hex(const struct digest_sha256 *d, char hex[DIGEST_HEX_LEN + 
 int digest_file_sha256(int dirfd, const char *name, char hex[DIGEST_HEX_LEN + 1],
 		       uint64_t *size_out, struct pyro_err *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return pyro_err_sys(err, errno, "cannot open %s", name);
 	struct stat st;

@@ -227,7 +227,8 @@ void env_manifest_release(struct env_manifest *m)
 int env_manifest_load(int dirfd, struct env_manifest *m, struct pyro_err *err)
 {
 	memset(m, 0, sizeof *m);
-	int fd = openat(dirfd, "manifest.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int fd = openat(dirfd, "manifest.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return pyro_err_sys(err, errno, "cannot open manifest.json");
 	struct buf text;

@@ -142,7 +142,8 @@ static bool artifact_ok(int dirfd, const struct env_artifact *a, const struct js
 static int read_small_json(int dirfd, const char *name, struct json_doc *doc,
 			   struct json_value **out, struct pyro_err *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return pyro_err_sys(err, errno, "cannot open %s", name);
 	struct buf text;
@@ -538,7 +539,11 @@ int envstore_prune(const struct envstore *st, struct json_doc *doc, struct json_
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		const char *n = de->d_name;
-		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strstr(n, ".lock"))
+		size_t nlen = strlen(n);
+		/* ".", "..", and the ".NAME-VERSION.lock" install locks (not
+		 * installs whose names merely contain ".lock"). */
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    (n[0] == '.' && nlen > 5 && strcmp(n + nlen - 5, ".lock") == 0))
 			continue;
 		char path[PATH_MAX];
 		struct stat sb;

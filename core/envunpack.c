@@ -185,9 +185,18 @@ static int unpack_archive(struct archive *a, int dirfd, const char *what,
 					    what, archive_error_string(a) ? archive_error_string(a)
 									  : "unknown error");
 		const char *path = archive_entry_pathname(e);
-		bool dir_only;
-		const char *name = path ? member_name(path, top, sizeof top, &dir_only) : NULL;
 		mode_t type = archive_entry_filetype(e);
+		/* Some writers omit a directory entry's trailing slash ("bundle"):
+		 * read it as "bundle/", so it is the top directory's own entry. */
+		char dir_path[sizeof top + 2];
+		const char *lookup = path;
+		size_t plen = path ? strlen(path) : 0;
+		if (type == AE_IFDIR && plen && plen + 2 <= sizeof dir_path && path[plen - 1] != '/') {
+			snprintf(dir_path, sizeof dir_path, "%s/", path);
+			lookup = dir_path;
+		}
+		bool dir_only;
+		const char *name = lookup ? member_name(lookup, top, sizeof top, &dir_only) : NULL;
 		if (name && type == AE_IFDIR && (dir_only || *name == '\0' || strcmp(path, ".") == 0 ||
 						 strcmp(path, "./") == 0))
 			continue;
@@ -311,7 +320,8 @@ int env_unpack_file(const char *path, int dirfd, struct env_unpacked *out,
 int env_copy_file(int srcdir, int dstdir, const char *name, struct env_unpacked *out,
 		  struct pyro_err *err)
 {
-	int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in its place must not block the open. */
+	int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (in < 0)
 		return pyro_err_sys(err, errno, "cannot open %s", name);
 	struct stat st;
