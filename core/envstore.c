@@ -306,6 +306,15 @@ void envstore_unlock(int *lock_fd)
 static int add_stamp(struct json_doc *doc, struct json_value *stamps, int dirfd,
 		     const struct env_artifact *a, struct pyro_err *err)
 {
+	/* Back-date the mtime before recording it: file times come from a
+	 * coarse clock (a jiffy on older kernels), so a same-size write right
+	 * after the install could otherwise keep the recorded mtime and go
+	 * unnoticed. Any later write now moves it forward. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = now.tv_sec - 2 } };
+	if (utimensat(dirfd, a->path, times, AT_SYMLINK_NOFOLLOW) != 0)
+		return pyro_err_sys(err, errno, "cannot set the time of %s", a->path);
 	struct stat st;
 	if (fstatat(dirfd, a->path, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return pyro_err_sys(err, errno, "cannot stat %s", a->path);

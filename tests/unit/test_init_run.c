@@ -2,6 +2,7 @@
  * privileges (in the test's temporary directory only), the guard on the
  * others, and the supervision loop in test mode (a forked child running
  * /bin/sh as its agent). */
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,7 +287,20 @@ static void sleep_ms(int ms)
 /* Run pyro-init --test-not-pid1 in a child with its console in a file,
  * send it SIGTERM after `run_ms`, and return its exit status (-1 when it
  * did not end within 10 s) and the console text. */
-static int run_supervisor(const char *cmdline, int run_ms, char *console, size_t cap)
+/* Has the console file (fd) received `marker` yet? */
+static bool console_has(int fd, const char *marker)
+{
+	char text[8192];
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	return strstr(text, marker) != NULL;
+}
+
+/* Run pyro-init's supervisor; once `marker` shows up on its console (when
+ * not NULL: the agent says it is ready, e.g. its trap is set), wait run_ms
+ * more, then SIGTERM it. */
+static int run_supervisor_after(const char *cmdline, const char *marker, int run_ms,
+				char *console, size_t cap)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/sup-console", test_tmpdir());
@@ -303,6 +317,8 @@ static int run_supervisor(const char *cmdline, int run_ms, char *console, size_t
 	}
 	int status = -1, rc = -1;
 	if (pid > 0) {
+		for (int waited = 0; marker && !console_has(fd, marker) && waited < 10000; waited += 5)
+			sleep_ms(5);
 		sleep_ms(run_ms);
 		kill(pid, SIGTERM);
 		for (int waited = 0; waited < 10000; waited += 10) {
@@ -321,6 +337,11 @@ static int run_supervisor(const char *cmdline, int run_ms, char *console, size_t
 	console[n > 0 ? n : 0] = '\0';
 	close(fd);
 	return rc;
+}
+
+static int run_supervisor(const char *cmdline, int run_ms, char *console, size_t cap)
+{
+	return run_supervisor_after(cmdline, NULL, run_ms, console, cap);
 }
 
 TEST(init_supervise_restarts_with_backoff)
@@ -352,9 +373,12 @@ TEST(init_supervise_stops_agent)
 TEST(init_supervise_kills_stubborn_agent)
 {
 	char console[8192];
-	/* An agent that ignores SIGTERM is killed after the grace (1 s). */
-	int rc = run_supervisor("pyro.stop_grace=1 pyro.agent=\"-c,trap '' TERM; sleep 30; exit 0\"",
-				200, console, sizeof console);
+	/* An agent that ignores SIGTERM is killed after the grace (1 s). The
+	 * TERM goes out only once the agent says its trap is set: sent
+	 * earlier, it would kill the shell before it ignores anything. */
+	int rc = run_supervisor_after(
+		"pyro.stop_grace=1 pyro.agent=\"-c,trap '' TERM; echo trap-set; sleep 30; exit 0\"",
+		"trap-set", 50, console, sizeof console);
 	CHECK(rc == 0);
 	CHECK_CONTAINS(console, "(it has 1 s)");
 	CHECK_CONTAINS(console, "the agent did not stop within 1 s; killing everything\n");
