@@ -7,6 +7,7 @@
 #   make unit-san   unit tests under ASan+UBSan (clang, glibc)
 #   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
 #   make integration  shell tests in tests/integration/ against build/pyro
+#                   (and the test tools in build/tests/, e.g. httpget)
 #   make integration-san  the agent's integration files against an ASan+UBSan build
 #   make kernel     the guest kernel into build/kernel (cached per machine)
 #   make vendor     the vendored libraries for the musl build (build/vendor)
@@ -146,6 +147,13 @@ $(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
 	@echo "  LINK    $@"
 	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
 
+# Test tools the integration tests drive (tests/tools/NAME.c), e.g. httpget
+# for https.test; run.sh finds them next to the binary under test.
+$(BUILD)/tests/%: $(BUILD)/obj/musl/tests/tools/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
+
 # The guest kernel (vmlinux + bzImage) from Debian's linux-source, cached
 # outside the repository by its inputs: ~16 min once per machine, then a copy.
 kernel: $(DEPS_STAMP)
@@ -185,7 +193,8 @@ fuzz: $(FUZZERS)
 		grep -E '^Done [0-9]+ runs' $(BUILD)/fuzz-$$name.log | tail -1; \
 	done
 
-integration: $(BUILD)/pyro
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/tools/*.c)))
+integration: $(BUILD)/pyro $(TEST_TOOLS)
 	@tests/integration/run.sh $(BUILD)/pyro
 
 test: $(DEPS_STAMP)
