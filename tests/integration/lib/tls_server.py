@@ -2,6 +2,8 @@
 """Test server for tests/integration/https.test: HTTPS (or plain HTTP when
 no --cert is given) on 127.0.0.1, a random free port written to --port-file.
 
+Options: --tls13-only refuses TLS 1.2 and older.
+
 Modes:
   serve   answer the paths below
   silent  accept connections and never say anything (timeout tests)
@@ -125,6 +127,8 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--mode", default="serve", choices=["serve", "silent"])
+    ap.add_argument("--tls13-only", action="store_true",
+                    help="refuse TLS 1.2 and older (BearSSL cannot connect)")
     a = ap.parse_args()
     if a.mode == "silent":
         s = socket.socket()
@@ -138,6 +142,8 @@ def main():
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
+        if a.tls13_only:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         srv.ctx = ctx
     open(a.port_file + ".tmp", "w").write(str(srv.server_address[1]))
     os.rename(a.port_file + ".tmp", a.port_file)
