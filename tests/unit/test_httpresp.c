@@ -146,6 +146,8 @@ static const struct {
 	{ "gzip transfer-encoding", "GET",
 	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, HTTPRESP_ERROR, 0, NULL,
 	  "unsupported Transfer-Encoding \"gzip\"" },
+	{ "empty transfer-encoding", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\nabc", true,
+	  HTTPRESP_ERROR, 0, NULL, "Transfer-Encoding header is empty" },
 	{ "chunked twice", "GET",
 	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", false,
 	  HTTPRESP_ERROR, 0, NULL, "more than once" },
@@ -257,6 +259,24 @@ TEST(httpresp_head_stops_before_body)
 	CHECK(httpresp_feed(&p, in + used + 2, 1, &body, &body_len) == 1 && body_len == 1);
 	CHECK(p.state == HTTPRESP_DONE && p.body_bytes == 3);
 	CHECK(httpresp_eof(&p) == 0);
+	httpresp_release(&p);
+}
+
+TEST(httpresp_head_keeps_content_length)
+{
+	const char *in = "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n";
+	struct httpresp p;
+	const char *body;
+	size_t body_len;
+	httpresp_init(&p, "head");
+	CHECK(httpresp_feed(&p, in, strlen(in), &body, &body_len) == (long)strlen(in));
+	CHECK(p.state == HTTPRESP_DONE && p.framing == HTTPRESP_NO_BODY);
+	CHECK(p.content_length == 1234);
+	httpresp_release(&p);
+	httpresp_init(&p, "GET");
+	in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+	CHECK(httpresp_feed(&p, in, strlen(in), &body, &body_len) == (long)strlen(in));
+	CHECK(p.state == HTTPRESP_BODY && p.content_length == -1);
 	httpresp_release(&p);
 }
 
