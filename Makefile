@@ -7,6 +7,7 @@
 #   make unit-san   unit tests under ASan+UBSan (clang, glibc)
 #   make fuzz       short libFuzzer passes (FUZZ_SECONDS each, default 20)
 #   make integration  shell tests in tests/integration/ against build/pyro
+#                   (and the test tools in build/tests/, e.g. httpget)
 #   make integration-san  the agent's integration files against an ASan+UBSan build
 #   make kernel     the guest kernel into build/kernel (cached per machine)
 #   make env-test, env-debian-12-base, env-debian-12, env-debian-12-build
@@ -151,6 +152,13 @@ $(BUILD)/bench/%: $(BUILD)/obj/musl/bench/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
 	@echo "  LINK    $@"
 	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
 
+# Test tools the integration tests drive (tests/tools/NAME.c), e.g. httpget
+# for https.test; run.sh finds them next to the binary under test.
+$(BUILD)/tests/%: $(BUILD)/obj/musl/tests/tools/%.o $(LIB_ARCHIVE) $(VENDOR_STAMP)
+	@mkdir -p $(@D)
+	@echo "  LINK    $@"
+	@$(CC_MUSL) -static -Wl,--gc-sections -o $@ $< $(LIB_ARCHIVE) $(VENDOR_LIBS)
+
 # The guest kernel (vmlinux + bzImage) from Debian's linux-source, cached
 # outside the repository by its inputs: ~16 min once per machine, then a copy.
 kernel: $(DEPS_STAMP)
@@ -202,8 +210,9 @@ fuzz: $(FUZZERS)
 
 # The envpull and publish files use the `test` bundle built by env-test
 # (the first time on a machine that means the guest kernel: ~15 min on 2
-# cores, then cached).
-integration: $(BUILD)/pyro env-test
+# cores, then cached); https.test uses the tools in tests/tools/.
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/tools/*.c)))
+integration: $(BUILD)/pyro $(TEST_TOOLS) env-test
 	@PYRO_TEST_BUNDLE=$(abspath $(BUILD)/env/test) tests/integration/run.sh $(BUILD)/pyro
 
 test: $(DEPS_STAMP)

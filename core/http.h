@@ -96,7 +96,8 @@ struct http_response {
 	struct { char *name; char *value; } headers[HTTP_MAX_HEADERS]; /* point into storage */
 	char *storage;               /* private */
 	int redirects;               /* how many were followed */
-	int64_t content_length;      /* -1 when not given (chunked or close-delimited) */
+	int64_t content_length;      /* -1 when not given (chunked or close-delimited);
+	                              * for HEAD, the size a GET would return */
 	void *conn;                  /* private: the open connection */
 };
 

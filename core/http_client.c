@@ -220,7 +220,8 @@ static int take_head(struct http_response *resp, struct http_conn *conn)
 		resp->headers[i].name = resp->storage + (p->headers[i].name - p->head.data);
 		resp->headers[i].value = resp->storage + (p->headers[i].value - p->head.data);
 	}
-	resp->content_length = p->framing == HTTPRESP_LENGTH ? p->content_length : -1;
+	/* For HEAD this is the size a GET would send (no body follows). */
+	resp->content_length = p->content_length;
 	resp->conn = conn;
 	return 0;
 }
@@ -329,7 +330,9 @@ int http_read_all(struct http_response *resp, struct buf *out, size_t max, struc
 {
 	char chunk[16384];
 	size_t start = out->len;
-	if (resp->content_length > 0 && (uint64_t)resp->content_length > max)
+	struct http_conn *conn = resp->conn;
+	if (conn && conn->parser.framing == HTTPRESP_LENGTH &&
+	    (uint64_t)resp->content_length > max)
 		return pyro_err_set(err, PYRO_EXIT_FAILURE,
 				    "the response body is %lld bytes, more than the %zu allowed",
 				    (long long)resp->content_length, max);

@@ -157,10 +157,12 @@ static int parse_field(struct httpresp *p, char *line, size_t n)
 static int check_transfer_encoding(struct httpresp *p, bool *chunked)
 {
 	int codings = 0;
+	bool seen = false;
 	char show[64];
 	for (size_t i = 0; i < p->header_count; i++) {
 		if (strcasecmp(p->headers[i].name, "Transfer-Encoding") != 0)
 			continue;
+		seen = true;
 		const char *s = p->headers[i].value;
 		while (*s) {
 			while (*s == ' ' || *s == '\t' || *s == ',')
@@ -182,6 +184,8 @@ static int check_transfer_encoding(struct httpresp *p, bool *chunked)
 	}
 	if (codings > 1)
 		return fail(p, "Transfer-Encoding applies chunked more than once");
+	if (seen && codings == 0)
+		return fail(p, "the Transfer-Encoding header is empty");
 	*chunked = codings == 1;
 	return 0;
 }
@@ -253,6 +257,8 @@ static int parse_head(struct httpresp *p)
 	if (chunked && length >= 0)
 		return fail(p, "the response has both Content-Length and Transfer-Encoding");
 	p->state = HTTPRESP_BODY;
+	/* Kept even without a body: for HEAD it gives the size a GET would get. */
+	p->content_length = length;
 	if (p->head_request || p->status == 204 || p->status == 304) {
 		p->framing = HTTPRESP_NO_BODY;
 		p->state = HTTPRESP_DONE;
@@ -261,7 +267,6 @@ static int parse_head(struct httpresp *p)
 		p->chunk_state = CS_SIZE;
 	} else if (length >= 0) {
 		p->framing = HTTPRESP_LENGTH;
-		p->content_length = length;
 		p->remaining = (uint64_t)length;
 		if (length == 0)
 			p->state = HTTPRESP_DONE;

@@ -77,7 +77,9 @@ struct httpresp {
 	size_t header_count;
 	struct { char *name; char *value; } headers[HTTP_MAX_HEADERS];
 	enum httpresp_framing framing;
-	int64_t content_length;      /* -1 unless framing is LENGTH */
+	int64_t content_length;      /* the Content-Length header, or -1; also
+	                              * given with NO_BODY (a HEAD response's
+	                              * Content-Length describes the GET body) */
 	uint64_t body_bytes;         /* de-framed body bytes delivered so far */
 
 	/* Private. */
