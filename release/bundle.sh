@@ -94,7 +94,7 @@ mv "$tmp/.rootfs/rootfs.ext4" "$tmp/rootfs.ext4"
 kernel_sha=$(rel_sha256 "$tmp/vmlinux")
 rootfs_sha=$(rel_sha256 "$tmp/rootfs.ext4")
 
-python3 - "$tmp" "$name" "$version" "$description" "$kernel_sha" "$rootfs_sha" <<'PY' || die "writing manifest.json failed"
+"$PY3" - "$tmp" "$name" "$version" "$description" "$kernel_sha" "$rootfs_sha" <<'PY' || die "writing manifest.json failed"
 import json, os, re, sys
 
 tmp, name, version, description, kernel_sha, rootfs_sha = sys.argv[1:]
