@@ -17,6 +17,8 @@
 #                                  get REGISTRY_URL in front, and with token
 #                                  auth a token for that repository
 #   registry_token SCOPE           a bearer token from the token server
+#   registry_fetch_skopeo          Debian's skopeo for cross-checks, the same
+#                                  way (sets REGISTRY_SKOPEO); optional
 #   registry_make_ca DIR           CA + a server certificate for localhost
 #                                  (DIR/ca.crt, DIR/server.crt, server.key)
 #
@@ -105,6 +107,48 @@ registry_fetch() {
 	fi
 	REGISTRY_BIN=$dir/usr/bin/docker-registry
 	export REGISTRY_BIN
+}
+
+# registry_fetch_skopeo: Debian's skopeo for cross-checks, fetched the same
+# way (apt-get download skopeo libgpgme11; dpkg-deb -x; not installed):
+# sets REGISTRY_SKOPEO to a wrapper that runs it with the unpacked library.
+# 0 ok, 1 cannot get it. Use with --cert-dir DIR (DIR/ca.crt = REGISTRY_CA)
+# and, for copy, --policy with {"default":[{"type":"insecureAcceptAnything"}]}.
+registry_fetch_skopeo() {
+	if [[ -n ${REGISTRY_SKOPEO:-} && -x $REGISTRY_SKOPEO ]]; then return 0; fi
+	local root version dir tmp deb
+	root=$(registry_cache_root)
+	version=$(apt-cache policy skopeo 2>/dev/null | sed -n 's/^  Candidate: //p')
+	if [[ -z $version || $version == "(none)" ]]; then
+		dir=$(ls -d "$root"/skopeo-*/bin 2>/dev/null | sort -V | tail -1)
+		[[ -n $dir && -x $dir/skopeo ]] || { _registry_say "apt knows no skopeo package and none is cached"; return 1; }
+		REGISTRY_SKOPEO=$dir/skopeo
+		export REGISTRY_SKOPEO
+		return 0
+	fi
+	dir=$root/skopeo-${version//[:\/]/_}
+	if [[ ! -x $dir/bin/skopeo ]]; then
+		mkdir -p "$root"
+		tmp=$(mktemp -d "$root/.skopeo.XXXXXX") || return 1
+		chmod 0755 "$tmp"
+		if ! (cd "$tmp" && apt-get download -q "skopeo=$version" libgpgme11 >download.log 2>&1); then
+			_registry_say "apt-get download skopeo libgpgme11 failed: $(tail -3 "$tmp/download.log")"
+			rm -rf "$tmp"
+			return 1
+		fi
+		mkdir -p "$tmp/x/bin"
+		for deb in "$tmp"/*.deb; do
+			dpkg-deb -x "$deb" "$tmp/x/root" || { rm -rf "$tmp"; return 1; }
+		done
+		printf '#!/bin/sh\nd=$(dirname "$(readlink -f "$0")")/..\nLD_LIBRARY_PATH=$d/root/usr/lib/x86_64-linux-gnu exec "$d/root/usr/bin/skopeo" "$@"\n' >"$tmp/x/bin/skopeo"
+		chmod 0755 "$tmp/x/bin/skopeo"
+		"$tmp/x/bin/skopeo" --version >/dev/null 2>&1 || { _registry_say "the unpacked skopeo does not run"; rm -rf "$tmp"; return 1; }
+		rm -rf "$dir"
+		mv "$tmp/x" "$dir" || { rm -rf "$tmp"; return 1; }
+		rm -rf "$tmp"
+	fi
+	REGISTRY_SKOPEO=$dir/bin/skopeo
+	export REGISTRY_SKOPEO
 }
 
 # registry_make_ca DIR: DIR/ca.{crt,key} (a CA valid 2 days), and
