@@ -52,7 +52,7 @@ env=$1 out=${2%/}
 version=1.0.0
 case $env in
 test)
-	name=test
+	name="test"
 	description="Debian's busybox-static and nothing else, for pyro's guest tests." ;;
 debian-12-base)
 	name=debian:12-base

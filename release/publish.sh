@@ -88,11 +88,10 @@ if [[ $last == *:* ]]; then
 	tag=${last##*:}
 	repo=${rest%:*}
 else
-	tag= repo=$rest
+	tag="" repo=$rest
 fi
 [[ $hostport =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$ ]] || die "bad registry host '$hostport'"
-host=${hostport%:*}
-[[ $hostport == *:* && $hostport != *] ]] || host=$hostport
+if [[ $hostport == \[* ]]; then host=${hostport%%]*}]; else host=${hostport%%:*}; fi
 [[ $repo =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]] ||
 	die "bad repository name '$repo' (lowercase letters, digits, separators . _ - and /)"
 loopback=0
@@ -164,17 +163,16 @@ timeout=${PYRO_REGISTRY_TIMEOUT:-30}
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || die "PYRO_REGISTRY_TIMEOUT must be a positive number of seconds, not '$timeout'"
 curl_base=(curl --silent --show-error --connect-timeout "$timeout" --speed-time "$timeout" --speed-limit 1
 	--noproxy 'localhost,127.0.0.1,::1' --user-agent "pyro-publish/1")
-if [[ $scheme == https ]]; then curl_base+=(--proto =https); else curl_base+=(--proto =http,https); fi
+if [[ $scheme == https ]]; then curl_base+=(--proto "=https"); else curl_base+=(--proto "=http,https"); fi
 if [[ -n ${PYRO_CA_BUNDLE:-} ]]; then
 	[[ -r $PYRO_CA_BUNDLE ]] || die "PYRO_CA_BUNDLE: cannot read $PYRO_CA_BUNDLE"
 	curl_base+=(--cacert "$PYRO_CA_BUNDLE")
 fi
 auth_file=$work/auth.hdr
-have_auth=0
 
 # hdr NAME: the last value of response header NAME (case-insensitive).
 hdr() {
-	awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" 'BEGIN { FS = ":" }
+	awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" 'BEGIN { FS = ":" }
 		{ sub(/\r$/, "") }
 		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v) }
 		END { print v }' "$work/resp.h"
@@ -237,7 +235,7 @@ PY
 		local targs=(-G --data-urlencode "scope=repository:$repo:pull,push")
 		[[ -n $service ]] && targs+=(--data-urlencode "service=$service")
 		rc=0
-		code=$("${curl_base[@]}" --proto =https,http "${basic_args[@]}" "${targs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
+		code=$("${curl_base[@]}" --proto "=https,http" "${basic_args[@]}" "${targs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
 			-w '%{http_code}' "$realm" 2>"$work/curl.err") || rc=$?
 		((rc == 0)) || die "$step: fetching a token from $realm failed: $(head -1 "$work/curl.err")$(curl_error_hint "$rc")"
 		case $code in
@@ -255,7 +253,6 @@ print(t)' "$work/resp.b") || die "$step: the token server $realm sent no token$(
 		;;
 	*) die "$step: unsupported authentication scheme in '$challenge'" ;;
 	esac
-	have_auth=1
 }
 
 # req STEP METHOD URL [curl args]: one request, authenticating on a 401 and
@@ -280,7 +277,6 @@ req() {
 			# the layers were being compressed; then it is a refusal.
 			((attempt < 3)) ||
 				die "$step ($method $url): HTTP 401 even when authenticated (wrong credentials, or no push access to $repo)$(body_excerpt)"
-			have_auth=0
 			authenticate "$step"
 			continue
 		fi

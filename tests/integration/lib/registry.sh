@@ -74,7 +74,7 @@ registry_fetch() {
 		version=$(apt-cache show docker-registry 2>/dev/null | sed -n 's/^Version: //p' | head -1)
 	fi
 	if [[ -z $version ]]; then
-		dir=$(ls -d "$root"/docker-registry-*/usr/bin 2>/dev/null | sort -V | tail -1)
+		dir=$(find "$root" -maxdepth 3 -path "$root/docker-registry-*/usr/bin" 2>/dev/null | sort -V | tail -1)
 		if [[ -n $dir && -x $dir/docker-registry ]]; then
 			REGISTRY_BIN=$dir/docker-registry
 			export REGISTRY_BIN
@@ -93,7 +93,7 @@ registry_fetch() {
 			rm -rf "$tmp"
 			return 1
 		fi
-		deb=$(ls "$tmp"/docker-registry_*.deb 2>/dev/null | head -1)
+		deb=$(find "$tmp" -maxdepth 1 -name 'docker-registry_*.deb' | head -1)
 		mkdir -p "$tmp/x"
 		if [[ -z $deb ]] || ! dpkg-deb -x "$deb" "$tmp/x" || [[ ! -x $tmp/x/usr/bin/docker-registry ]]; then
 			_registry_say "unpacking $deb failed"
@@ -120,7 +120,7 @@ registry_fetch_skopeo() {
 	root=$(registry_cache_root)
 	version=$(apt-cache policy skopeo 2>/dev/null | sed -n 's/^  Candidate: //p')
 	if [[ -z $version || $version == "(none)" ]]; then
-		dir=$(ls -d "$root"/skopeo-*/bin 2>/dev/null | sort -V | tail -1)
+		dir=$(find "$root" -maxdepth 2 -path "$root/skopeo-*/bin" 2>/dev/null | sort -V | tail -1)
 		[[ -n $dir && -x $dir/skopeo ]] || { _registry_say "apt knows no skopeo package and none is cached"; return 1; }
 		REGISTRY_SKOPEO=$dir/skopeo
 		export REGISTRY_SKOPEO
@@ -140,6 +140,7 @@ registry_fetch_skopeo() {
 		for deb in "$tmp"/*.deb; do
 			dpkg-deb -x "$deb" "$tmp/x/root" || { rm -rf "$tmp"; return 1; }
 		done
+		# shellcheck disable=SC2016 # the wrapper expands them
 		printf '#!/bin/sh\nd=$(dirname "$(readlink -f "$0")")/..\nLD_LIBRARY_PATH=$d/root/usr/lib/x86_64-linux-gnu exec "$d/root/usr/bin/skopeo" "$@"\n' >"$tmp/x/bin/skopeo"
 		chmod 0755 "$tmp/x/bin/skopeo"
 		"$tmp/x/bin/skopeo" --version >/dev/null 2>&1 || { _registry_say "the unpacked skopeo does not run"; rm -rf "$tmp"; return 1; }
@@ -220,7 +221,7 @@ registry_start() {
 	REGISTRY_CA=$REGISTRY_DIR/ca.crt
 	REGISTRY_USER=$user
 	REGISTRY_AUTH=none
-	REGISTRY_TOKEN_URL= REGISTRY_TOKEN_PID= REGISTRY_SERVICE= REGISTRY_PID=
+	REGISTRY_TOKEN_URL="" REGISTRY_TOKEN_PID="" REGISTRY_SERVICE="" REGISTRY_PID=""
 	export REGISTRY_DIR REGISTRY_STORAGE REGISTRY_CA REGISTRY_USER REGISTRY_AUTH \
 		REGISTRY_TOKEN_URL REGISTRY_TOKEN_PID REGISTRY_SERVICE REGISTRY_PID
 	_registry_install_trap
@@ -263,8 +264,8 @@ registry_start() {
     rootcertbundle: $REGISTRY_DIR/token.crt"
 	fi
 
-	local attempt port
-	for attempt in 1 2 3; do
+	local port
+	for _ in 1 2 3; do
 		port=$(_registry_free_port) || return 1
 		cat >"$REGISTRY_DIR/config.yml" <<EOF
 version: 0.1
@@ -313,11 +314,11 @@ registry_stop() {
 	for p in ${REGISTRY_PID:-} ${REGISTRY_TOKEN_PID:-}; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
-	REGISTRY_PID= REGISTRY_TOKEN_PID=
+	REGISTRY_PID="" REGISTRY_TOKEN_PID=""
 	if [[ -n ${REGISTRY_DIR:-} && -d $REGISTRY_DIR && ${REGISTRY_KEEP:-0} != 1 ]]; then
 		rm -rf --one-file-system "$REGISTRY_DIR"
 	fi
-	REGISTRY_DIR= REGISTRY_HOSTPORT= REGISTRY_URL=
+	REGISTRY_DIR="" REGISTRY_HOSTPORT="" REGISTRY_URL=""
 	return 0
 }
 
