@@ -80,6 +80,8 @@ cleanup() {
 	if [[ -n $old ]]; then rm -rf --one-file-system "$old"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 start=$(date +%s%N)
 say "$env: kernel"

@@ -156,6 +156,8 @@ read -r env_name env_version epoch kernel_path rootfs_path <<<"$meta"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pyro-publish.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 umask 077
 
 # --- HTTP ------------------------------------------------------------------
