@@ -13,6 +13,8 @@
 #   registry_blob_path DIGEST      where the registry stores blob DIGEST
 #   registry_corrupt_blob DIGEST   flip one byte of a stored blob (same size)
 #   registry_delete_blob DIGEST    remove a stored blob's data
+#   registry_publish BUNDLE REPO[:TAG]  release/publish.sh to it; prints the
+#                                  manifest digest
 #   registry_curl [curl args...]   curl with the test CA; /v2/... arguments
 #                                  get REGISTRY_URL in front, and with token
 #                                  auth a token for that repository
@@ -43,11 +45,21 @@
 # apt-get verifies the .deb against the signed package index. Needs
 # openssl, curl and python3. Only loopback traffic (plus apt's mirror once).
 #
+# In a test file (see tests/integration/publish.test):
+#   . "$HERE/lib/registry.sh"
+#   registry_start --token --user pyro:s3cret || fail ...
+#   digest=$(PYRO_ZSTD_LEVEL=3 registry_publish "$bundle" pyro/environment-test:1.0.0)
+#   PYRO_CA_BUNDLE=$REGISTRY_CA ... "$REGISTRY_HOSTPORT/pyro/environment-test:1.0.0"
+#   registry_corrupt_blob "$layer_digest"   # then expect a digest error
+#   registry_stop
+# REGISTRY_KEEP=1 keeps the directory (logs, storage) after registry_stop.
+#
 # Distribution answers 404 for an OCI manifest unless the Accept header
 # names the OCI media types: use registry_curl with
 # -H "Accept: $REGISTRY_OCI_ACCEPT".
 
 REGISTRY_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export REGISTRY_LIB
 # Debian's python3 when present (a pyenv shim costs a second per call).
 REGISTRY_PYTHON=${PYRO_PYTHON:-python3}
 if [[ -z ${PYRO_PYTHON:-} && -x /usr/bin/python3 ]]; then REGISTRY_PYTHON=/usr/bin/python3; fi
@@ -354,6 +366,15 @@ registry_delete_blob() {
 	rm -f "$f"
 }
 
+# registry_publish BUNDLE_DIR REPOSITORY[:TAG]: release/publish.sh to this
+# registry (its CA; REGISTRY_USER's credentials in token mode); prints the
+# manifest digest. PYRO_ZSTD_LEVEL=3 or so keeps it quick in tests.
+registry_publish() {
+	local user=${REGISTRY_USER%%:*} pass=${REGISTRY_USER#*:}
+	PYRO_CA_BUNDLE=$REGISTRY_CA PYRO_REGISTRY_USERNAME=$user PYRO_REGISTRY_PASSWORD=$pass \
+		"$REGISTRY_LIB/../../../release/publish.sh" "$1" "$REGISTRY_HOSTPORT/$2"
+}
+
 # registry_token SCOPE: a bearer token from the token server (token mode),
 # e.g. registry_token repository:pyro/environment-test:pull
 registry_token() {
@@ -393,5 +414,5 @@ registry_curl() {
 
 # The integration tests run their commands with `bash -c`: export the
 # functions they call there.
-export -f registry_curl registry_token registry_blob_path registry_corrupt_blob \
+export -f registry_curl registry_token registry_publish registry_blob_path registry_corrupt_blob \
 	registry_delete_blob _registry_say
