@@ -94,8 +94,13 @@ fi
 if [[ $hostport == \[* ]]; then host=${hostport%%]*}]; else host=${hostport%%:*}; fi
 [[ $repo =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]] ||
 	die "bad repository name '$repo' (lowercase letters, digits, separators . _ - and /)"
+# is_loopback HOST: localhost, 127.x.x.x (digits only, not a name that
+# starts with 127.) or [::1].
+is_loopback() {
+	[[ $1 == localhost || $1 == "[::1]" || $1 =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]
+}
 loopback=0
-case $host in localhost | 127.* | "[::1]") loopback=1 ;; esac
+is_loopback "$host" && loopback=1
 if [[ $scheme == http ]] && ((!loopback)); then
 	die "plain HTTP only to a loopback registry (localhost, 127.x.x.x, [::1]), not '$host'"
 fi
@@ -227,7 +232,14 @@ PY
 		[[ -n $realm ]] || die "$step: Bearer challenge without a realm: $challenge"
 		case $realm in
 		https://*) ;;
-		http://localhost[:/]* | http://127.*) ((loopback)) || die "$step: token realm $realm is plain HTTP" ;;
+		http://*)
+			local rhost=${realm#http://}
+			rhost=${rhost%%/*}
+			if [[ $rhost == \[* ]]; then rhost=${rhost%%]*}]; else rhost=${rhost%%:*}; fi
+			if ((!loopback)) || ! is_loopback "$rhost"; then
+				die "$step: token realm $realm is plain HTTP (allowed only between loopback addresses)"
+			fi
+			;;
 		*) die "$step: token realm $realm is not an https URL" ;;
 		esac
 		if [[ -n $user ]]; then
