@@ -5,9 +5,10 @@
 #
 #   registry_fetch                 make sure the registry binary is here
 #                                  (sets REGISTRY_BIN); 0 ok, 1 cannot get it
-#   registry_start [--token] [--user USER:PASS] [--dir DIR]
+#   registry_start [--token] [--user USER:PASS] [--plain] [--dir DIR]
 #                                  start one (stopping the previous one);
-#                                  exports the variables below
+#                                  exports the variables below; --plain:
+#                                  plain HTTP instead of TLS
 #   registry_stop                  stop it and remove its directory (also
 #                                  run at exit: an EXIT trap is added)
 #   registry_blob_path DIGEST      where the registry stores blob DIGEST
@@ -27,7 +28,7 @@
 # Exported by registry_start:
 #   REGISTRY_HOSTPORT  localhost:PORT (the certificate names DNS:localhost
 #                      only: BearSSL does not match IP addresses)
-#   REGISTRY_URL       https://localhost:PORT
+#   REGISTRY_URL       https://localhost:PORT (http:// with --plain)
 #   REGISTRY_CA        the test CA (PEM), for curl --cacert / PYRO_CA_BUNDLE
 #   REGISTRY_DIR       its directory (config, certificates, logs, storage/)
 #   REGISTRY_STORAGE   REGISTRY_DIR/storage (filesystem driver root)
@@ -213,12 +214,13 @@ _registry_install_trap() {
 }
 
 registry_start() {
-	local token=0 user="" dir=""
+	local token=0 user="" dir="" plain=0
 	while (($#)); do
 		case $1 in
 		--token) token=1; shift ;;
 		--user) user=$2; shift 2 ;;
 		--dir) dir=$2; shift 2 ;;
+		--plain) plain=1; shift ;;
 		*) _registry_say "registry_start: unknown option $1"; return 2 ;;
 		esac
 	done
@@ -276,7 +278,14 @@ registry_start() {
     rootcertbundle: $REGISTRY_DIR/token.crt"
 	fi
 
-	local port
+	local port tls_yaml="" scheme=https
+	if ((plain)); then
+		scheme=http
+	else
+		tls_yaml="  tls:
+    certificate: $REGISTRY_DIR/server.crt
+    key: $REGISTRY_DIR/server.key"
+	fi
 	for _ in 1 2 3; do
 		port=$(_registry_free_port) || return 1
 		cat >"$REGISTRY_DIR/config.yml" <<EOF
@@ -296,9 +305,7 @@ storage:
 http:
   addr: 127.0.0.1:$port
   secret: pyro-test-registry-secret
-  tls:
-    certificate: $REGISTRY_DIR/server.crt
-    key: $REGISTRY_DIR/server.key
+$tls_yaml
 $auth_yaml
 EOF
 		# A clean environment: distribution reads REGISTRY_* variables
@@ -307,7 +314,7 @@ EOF
 			"$REGISTRY_BIN" serve "$REGISTRY_DIR/config.yml" >>"$REGISTRY_DIR/registry.log" 2>&1 &
 		REGISTRY_PID=$!
 		REGISTRY_HOSTPORT=localhost:$port
-		REGISTRY_URL=https://$REGISTRY_HOSTPORT
+		REGISTRY_URL=$scheme://$REGISTRY_HOSTPORT
 		export REGISTRY_PID REGISTRY_HOSTPORT REGISTRY_URL
 		if _registry_wait "$REGISTRY_URL/v2/" "$REGISTRY_PID"; then
 			return 0
