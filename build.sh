@@ -12,7 +12,8 @@ set -euo pipefail
 BUILD_PACKAGES=(
 	make gcc musl-tools musl-dev clang libclang-rt-14-dev llvm
 	dpkg-dev patch xz-utils file ca-certificates linux-libc-dev
-	util-linux python3 e2fsprogs openssl curl
+	util-linux python3 e2fsprogs
+	curl openssl zstd tar
 )
 
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }

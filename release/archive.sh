@@ -31,6 +31,8 @@ done
 mkdir -p "$(dirname "$archive")"
 tmp=$(mktemp "$(dirname "$archive")/.$(basename "$archive").XXXXXX")
 trap 'rm -f "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 rel_tar_zst "$tmp" "$bundle" "$epoch" "${files[@]}" || die "tar | zstd failed"
 chmod 0644 "$tmp"
 mv -f "$tmp" "$archive"

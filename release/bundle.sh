@@ -52,7 +52,7 @@ env=$1 out=${2%/}
 version=1.0.0
 case $env in
 test)
-	name=test
+	name="test"
 	description="Debian's busybox-static and nothing else, for pyro's guest tests." ;;
 debian-12-base)
 	name=debian:12-base
@@ -80,6 +80,8 @@ cleanup() {
 	if [[ -n $old ]]; then rm -rf --one-file-system "$old"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 start=$(date +%s%N)
 say "$env: kernel"
@@ -94,7 +96,7 @@ mv "$tmp/.rootfs/rootfs.ext4" "$tmp/rootfs.ext4"
 kernel_sha=$(rel_sha256 "$tmp/vmlinux")
 rootfs_sha=$(rel_sha256 "$tmp/rootfs.ext4")
 
-python3 - "$tmp" "$name" "$version" "$description" "$kernel_sha" "$rootfs_sha" <<'PY' || die "writing manifest.json failed"
+"$PY3" - "$tmp" "$name" "$version" "$description" "$kernel_sha" "$rootfs_sha" <<'PY' || die "writing manifest.json failed"
 import json, os, re, sys
 
 tmp, name, version, description, kernel_sha, rootfs_sha = sys.argv[1:]

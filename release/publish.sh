@@ -88,15 +88,19 @@ if [[ $last == *:* ]]; then
 	tag=${last##*:}
 	repo=${rest%:*}
 else
-	tag= repo=$rest
+	tag="" repo=$rest
 fi
 [[ $hostport =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$ ]] || die "bad registry host '$hostport'"
-host=${hostport%:*}
-[[ $hostport == *:* && $hostport != *] ]] || host=$hostport
+if [[ $hostport == \[* ]]; then host=${hostport%%]*}]; else host=${hostport%%:*}; fi
 [[ $repo =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]] ||
 	die "bad repository name '$repo' (lowercase letters, digits, separators . _ - and /)"
+# is_loopback HOST: localhost, 127.x.x.x (digits only, not a name that
+# starts with 127.) or [::1].
+is_loopback() {
+	[[ $1 == localhost || $1 == "[::1]" || $1 =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]
+}
 loopback=0
-case $host in localhost | 127.* | "[::1]") loopback=1 ;; esac
+is_loopback "$host" && loopback=1
 if [[ $scheme == http ]] && ((!loopback)); then
 	die "plain HTTP only to a loopback registry (localhost, 127.x.x.x, [::1]), not '$host'"
 fi
@@ -105,7 +109,7 @@ base=$scheme://$hostport
 # --- the bundle ----------------------------------------------------------
 [[ -f $bundle/manifest.json ]] || die "$bundle is not a bundle: no manifest.json"
 say "checking $bundle"
-meta=$(python3 - "$bundle" <<'PY'
+meta=$("$PY3" - "$bundle" <<'PY'
 import hashlib, json, os, re, sys
 bundle = sys.argv[1]
 def fail(msg):
@@ -157,7 +161,152 @@ read -r env_name env_version epoch kernel_path rootfs_path <<<"$meta"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pyro-publish.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 umask 077
+
+# --- HTTP ------------------------------------------------------------------
+timeout=${PYRO_REGISTRY_TIMEOUT:-30}
+[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "PYRO_REGISTRY_TIMEOUT must be a positive number of seconds, not '$timeout'"
+curl_base=(curl --silent --show-error --connect-timeout "$timeout" --speed-time "$timeout" --speed-limit 1
+	--noproxy 'localhost,127.0.0.1,::1' --user-agent "pyro-publish/1")
+if [[ $scheme == https ]]; then curl_base+=(--proto "=https"); else curl_base+=(--proto "=http,https"); fi
+if [[ -n ${PYRO_CA_BUNDLE:-} ]]; then
+	[[ -r $PYRO_CA_BUNDLE ]] || die "PYRO_CA_BUNDLE: cannot read $PYRO_CA_BUNDLE"
+	curl_base+=(--cacert "$PYRO_CA_BUNDLE")
+fi
+auth_file=$work/auth.hdr
+
+# hdr NAME: the last value of response header NAME (case-insensitive).
+hdr() {
+	awk -v n="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" 'BEGIN { FS = ":" }
+		{ sub(/\r$/, "") }
+		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v) }
+		END { print v }' "$work/resp.h"
+}
+
+# body_excerpt: the response body, shortened, for error messages.
+body_excerpt() {
+	if [[ -s $work/resp.b ]]; then
+		printf ': %s' "$(head -c 1000 "$work/resp.b" | tr -d '\r' | tr '\n' ' ')"
+	fi
+}
+
+curl_error_hint() {
+	case $1 in
+	60 | 77 | 35 | 51 | 58 | 59 | 66 | 80 | 83 | 90 | 91)
+		printf ' (TLS: if the registry uses a private CA, point PYRO_CA_BUNDLE at it)' ;;
+	6) printf ' (cannot resolve the host)' ;;
+	7) printf ' (connection refused: is the registry running at %s?)' "$hostport" ;;
+	28) printf ' (timed out after %ss; PYRO_REGISTRY_TIMEOUT sets the limit)' "$timeout" ;;
+	esac
+}
+
+# authenticate STEP: answer the 401 in resp.h: fetch a Bearer token from
+# the challenge's realm, or prepare Basic credentials.
+authenticate() {
+	local step=$1 challenge parsed scheme_ realm service basic_args=() rc code token
+	challenge=$(hdr WWW-Authenticate)
+	[[ -n $challenge ]] || die "$step: HTTP 401 without a WWW-Authenticate challenge$(body_excerpt)"
+	parsed=$("$PY3" - "$challenge" <<'PY'
+import re, sys
+c = sys.argv[1].strip()
+m = re.match(r"(\w+)\s*(.*)", c)
+if not m:
+    sys.exit(1)
+params = dict((k.lower(), v if v is not None else "") for k, v in
+              ((k, a if a != "" else b) for k, a, b in re.findall(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))', m.group(2))))
+print(m.group(1).lower())
+print(params.get("realm", ""))
+print(params.get("service", ""))
+PY
+) || die "$step: cannot parse the challenge '$challenge'"
+	{ read -r scheme_; read -r realm; read -r service; } <<<"$parsed"
+	local user=${PYRO_REGISTRY_USERNAME:-} pass=${PYRO_REGISTRY_PASSWORD:-}
+	case $scheme_ in
+	basic)
+		[[ -n $user ]] || die "$step: the registry wants basic credentials (set PYRO_REGISTRY_USERNAME and PYRO_REGISTRY_PASSWORD)$(body_excerpt)"
+		printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$user" "$pass" | base64 -w0)" >"$auth_file"
+		;;
+	bearer)
+		[[ -n $realm ]] || die "$step: Bearer challenge without a realm: $challenge"
+		case $realm in
+		https://*) ;;
+		http://*)
+			local rhost=${realm#http://}
+			rhost=${rhost%%/*}
+			if [[ $rhost == \[* ]]; then rhost=${rhost%%]*}]; else rhost=${rhost%%:*}; fi
+			if ((!loopback)) || ! is_loopback "$rhost"; then
+				die "$step: token realm $realm is plain HTTP (allowed only between loopback addresses)"
+			fi
+			;;
+		*) die "$step: token realm $realm is not an https URL" ;;
+		esac
+		if [[ -n $user ]]; then
+			printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$user" "$pass" | base64 -w0)" >"$work/basic.hdr"
+			basic_args=(-H "@$work/basic.hdr")
+		fi
+		local targs=(-G --data-urlencode "scope=repository:$repo:pull,push")
+		[[ -n $service ]] && targs+=(--data-urlencode "service=$service")
+		rc=0
+		code=$("${curl_base[@]}" --proto "=https,http" "${basic_args[@]}" "${targs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
+			-w '%{http_code}' "$realm" 2>"$work/curl.err") || rc=$?
+		((rc == 0)) || die "$step: fetching a token from $realm failed: $(head -1 "$work/curl.err")$(curl_error_hint "$rc")"
+		case $code in
+		200) ;;
+		401 | 403) die "$step: the token server $realm refused${user:+ the credentials of $user}${user:- anonymous access} (HTTP $code)$(body_excerpt)" ;;
+		*) die "$step: the token server $realm answered HTTP $code$(body_excerpt)" ;;
+		esac
+		token=$("$PY3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d.get("token") or d.get("access_token")
+if not t: sys.exit(1)
+print(t)' "$work/resp.b") || die "$step: the token server $realm sent no token$(body_excerpt)"
+		printf 'Authorization: Bearer %s\n' "$token" >"$auth_file"
+		;;
+	*) die "$step: unsupported authentication scheme in '$challenge'" ;;
+	esac
+}
+
+# req STEP METHOD URL [curl args]: one request, authenticating on a 401 and
+# retrying once; sets CODE, leaves headers in resp.h, the body in resp.b.
+CODE=
+req() {
+	local step=$1 method=$2 url=$3 attempt rc margs
+	shift 3
+	case $method in
+	HEAD) margs=(--head) ;;
+	*) margs=(-X "$method") ;;
+	esac
+	for attempt in 1 2 3; do
+		local aargs=()
+		[[ -s $auth_file ]] && aargs=(-H "@$auth_file")
+		rc=0
+		CODE=$("${curl_base[@]}" "${margs[@]}" "${aargs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
+			-w '%{http_code}' "$@" "$url" 2>"$work/curl.err") || rc=$?
+		((rc == 0)) || die "$step ($method $url): $(head -1 "$work/curl.err")$(curl_error_hint "$rc")"
+		if [[ $CODE == 401 ]]; then
+			# Once to log in, once more for a token that expired while
+			# the layers were being compressed; then it is a refusal.
+			((attempt < 3)) ||
+				die "$step ($method $url): HTTP 401 even when authenticated (wrong credentials, or no push access to $repo)$(body_excerpt)"
+			authenticate "$step"
+			continue
+		fi
+		return 0
+	done
+}
+
+# Contact the registry (and log in) before spending time on the layers.
+if ((!dry)); then
+	req "contact the registry" GET "$base/v2/"
+	case $CODE in
+	200) ;;
+	404) die "contact the registry (GET $base/v2/): HTTP 404: not an OCI distribution registry$(body_excerpt)" ;;
+	*) die "contact the registry (GET $base/v2/): HTTP $CODE$(body_excerpt)" ;;
+	esac
+fi
 
 # --- the blobs and the OCI manifest ------------------------------------------
 start=$(date +%s%N)
@@ -166,7 +315,7 @@ for p in "$kernel_path" "$rootfs_path"; do
 	say "layer $p: tar + zstd -${PYRO_ZSTD_LEVEL:-19}"
 	rel_tar_zst "$work/$p.tar.zst" "$bundle" "$epoch" "$p" || die "building the layer of $p failed"
 done
-python3 - "$work" "$env_name" "$env_version" "$kernel_path" "$rootfs_path" \
+"$PY3" - "$work" "$env_name" "$env_version" "$kernel_path" "$rootfs_path" \
 	"$OCI_MANIFEST" "$ARTIFACT_TYPE" "$CONFIG_TYPE" "$LAYER_TYPE" <<'PY' || die "writing the OCI manifest failed"
 import hashlib, json, os, sys
 work, name, version, kpath, rpath, mt, at, ct, lt = sys.argv[1:]
@@ -220,134 +369,6 @@ if ((dry)); then
 	printf '%s\n' "$manifest_digest"
 	exit 0
 fi
-
-# --- HTTP ------------------------------------------------------------------
-timeout=${PYRO_REGISTRY_TIMEOUT:-30}
-[[ $timeout =~ ^[1-9][0-9]*$ ]] || die "PYRO_REGISTRY_TIMEOUT must be a positive number of seconds, not '$timeout'"
-curl_base=(curl --silent --show-error --connect-timeout "$timeout" --speed-time "$timeout" --speed-limit 1
-	--noproxy 'localhost,127.0.0.1,::1' --user-agent "pyro-publish/1")
-if [[ $scheme == https ]]; then curl_base+=(--proto =https); else curl_base+=(--proto =http,https); fi
-if [[ -n ${PYRO_CA_BUNDLE:-} ]]; then
-	[[ -r $PYRO_CA_BUNDLE ]] || die "PYRO_CA_BUNDLE: cannot read $PYRO_CA_BUNDLE"
-	curl_base+=(--cacert "$PYRO_CA_BUNDLE")
-fi
-auth_file=$work/auth.hdr
-have_auth=0
-
-# hdr NAME: the last value of response header NAME (case-insensitive).
-hdr() {
-	awk -v n="$(printf '%s' "$1" | tr 'A-Z' 'a-z')" 'BEGIN { FS = ":" }
-		{ sub(/\r$/, "") }
-		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v) }
-		END { print v }' "$work/resp.h"
-}
-
-# body_excerpt: the response body, shortened, for error messages.
-body_excerpt() {
-	if [[ -s $work/resp.b ]]; then
-		printf ': %s' "$(head -c 1000 "$work/resp.b" | tr -d '\r' | tr '\n' ' ')"
-	fi
-}
-
-curl_error_hint() {
-	case $1 in
-	60 | 77 | 35 | 51 | 58 | 59 | 66 | 80 | 83 | 90 | 91)
-		printf ' (TLS: if the registry uses a private CA, point PYRO_CA_BUNDLE at it)' ;;
-	6) printf ' (cannot resolve the host)' ;;
-	7) printf ' (connection refused: is the registry running at %s?)' "$hostport" ;;
-	28) printf ' (timed out after %ss; PYRO_REGISTRY_TIMEOUT sets the limit)' "$timeout" ;;
-	esac
-}
-
-# authenticate STEP: answer the 401 in resp.h: fetch a Bearer token from
-# the challenge's realm, or prepare Basic credentials.
-authenticate() {
-	local step=$1 challenge parsed scheme_ realm service basic_args=() rc code token
-	challenge=$(hdr WWW-Authenticate)
-	[[ -n $challenge ]] || die "$step: HTTP 401 without a WWW-Authenticate challenge$(body_excerpt)"
-	parsed=$(python3 - "$challenge" <<'PY'
-import re, sys
-c = sys.argv[1].strip()
-m = re.match(r"(\w+)\s*(.*)", c)
-if not m:
-    sys.exit(1)
-params = dict((k.lower(), v if v is not None else "") for k, v in
-              ((k, a if a != "" else b) for k, a, b in re.findall(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))', m.group(2))))
-print(m.group(1).lower())
-print(params.get("realm", ""))
-print(params.get("service", ""))
-PY
-) || die "$step: cannot parse the challenge '$challenge'"
-	{ read -r scheme_; read -r realm; read -r service; } <<<"$parsed"
-	local user=${PYRO_REGISTRY_USERNAME:-} pass=${PYRO_REGISTRY_PASSWORD:-}
-	case $scheme_ in
-	basic)
-		[[ -n $user ]] || die "$step: the registry wants basic credentials (set PYRO_REGISTRY_USERNAME and PYRO_REGISTRY_PASSWORD)$(body_excerpt)"
-		((have_auth == 0)) || die "$step: the registry refused the credentials of $user$(body_excerpt)"
-		printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$user" "$pass" | base64 -w0)" >"$auth_file"
-		;;
-	bearer)
-		[[ -n $realm ]] || die "$step: Bearer challenge without a realm: $challenge"
-		case $realm in
-		https://*) ;;
-		http://localhost[:/]* | http://127.*) ((loopback)) || die "$step: token realm $realm is plain HTTP" ;;
-		*) die "$step: token realm $realm is not an https URL" ;;
-		esac
-		if [[ -n $user ]]; then
-			printf 'Authorization: Basic %s\n' "$(printf '%s:%s' "$user" "$pass" | base64 -w0)" >"$work/basic.hdr"
-			basic_args=(-H "@$work/basic.hdr")
-		fi
-		local targs=(-G --data-urlencode "scope=repository:$repo:pull,push")
-		[[ -n $service ]] && targs+=(--data-urlencode "service=$service")
-		rc=0
-		code=$("${curl_base[@]}" --proto =https,http "${basic_args[@]}" "${targs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
-			-w '%{http_code}' "$realm" 2>"$work/curl.err") || rc=$?
-		((rc == 0)) || die "$step: fetching a token from $realm failed: $(head -1 "$work/curl.err")$(curl_error_hint "$rc")"
-		case $code in
-		200) ;;
-		401 | 403) die "$step: the token server $realm refused${user:+ the credentials of $user}${user:- anonymous access} (HTTP $code)$(body_excerpt)" ;;
-		*) die "$step: the token server $realm answered HTTP $code$(body_excerpt)" ;;
-		esac
-		token=$(python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-t = d.get("token") or d.get("access_token")
-if not t: sys.exit(1)
-print(t)' "$work/resp.b") || die "$step: the token server $realm sent no token$(body_excerpt)"
-		printf 'Authorization: Bearer %s\n' "$token" >"$auth_file"
-		;;
-	*) die "$step: unsupported authentication scheme in '$challenge'" ;;
-	esac
-	have_auth=1
-}
-
-# req STEP METHOD URL [curl args]: one request, authenticating on a 401 and
-# retrying once; sets CODE, leaves headers in resp.h, the body in resp.b.
-CODE=
-req() {
-	local step=$1 method=$2 url=$3 attempt rc margs
-	shift 3
-	case $method in
-	HEAD) margs=(--head) ;;
-	*) margs=(-X "$method") ;;
-	esac
-	for attempt in 1 2 3; do
-		local aargs=()
-		[[ -s $auth_file ]] && aargs=(-H "@$auth_file")
-		rc=0
-		CODE=$("${curl_base[@]}" "${margs[@]}" "${aargs[@]}" -D "$work/resp.h" -o "$work/resp.b" \
-			-w '%{http_code}' "$@" "$url" 2>"$work/curl.err") || rc=$?
-		((rc == 0)) || die "$step ($method $url): $(head -1 "$work/curl.err")$(curl_error_hint "$rc")"
-		if [[ $CODE == 401 && $attempt -lt 3 ]]; then
-			if [[ -s $auth_file && $attempt -ge 2 ]]; then
-				die "$step ($method $url): HTTP 401 even with credentials: not allowed to push to $repo$(body_excerpt)"
-			fi
-			authenticate "$step"
-			continue
-		fi
-		return 0
-	done
-}
 
 resolve() { # resolve LOCATION: an absolute URL
 	case $1 in
