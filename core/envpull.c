@@ -217,6 +217,7 @@ struct blob_reader {
 	struct http_response resp;
 	const struct oci_descriptor *desc;
 	const char *what;
+	bool quiet;                  /* no progress reports (small blobs) */
 	struct digest_sha256 hash;
 };
 
@@ -232,7 +233,8 @@ static ssize_t blob_read(void *ctx, void *buf, size_t cap, struct pyro_err *err)
 				    "%s (%s) is larger than its manifest says (%llu bytes); "
 				    "nothing was installed", b->what, b->desc->digest,
 				    (unsigned long long)b->desc->size);
-	report(b->p, "download", b->what, b->hash.bytes, b->desc->size);
+	if (n > 0 && !b->quiet)
+		report(b->p, "download", b->what, b->hash.bytes, b->desc->size);
 	return n;
 }
 
@@ -288,6 +290,7 @@ static int fetch_config(struct pull *p, const struct oci_manifest *m, struct env
 	struct blob_reader b;
 	if (blob_open(p, &m->config, "the bundle manifest", &b, err) < 0)
 		return -1;
+	b.quiet = true;
 	struct buf body;
 	buf_init(&body, ENV_MANIFEST_MAX_BYTES);
 	char chunk[16384];
