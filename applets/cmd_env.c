@@ -81,12 +81,14 @@ static struct json_value *env_payload(struct json_doc *doc, const struct envstor
 	return rc ? NULL : o;
 }
 
-static int open_store(struct cmd_call *call, struct envstore *st)
+/* Every subcommand starts here: the store's directories and an empty
+ * result object. */
+static int begin(struct cmd_call *call, struct envstore *st)
 {
 	struct pyro_err err;
 	if (envstore_open(st, &err) < 0)
 		return fail(call, &err);
-	return 0;
+	return cmd_result_object(call) ? 0 : oom(call);
 }
 
 /* ---- list ---- */
@@ -94,11 +96,11 @@ static int open_store(struct cmd_call *call, struct envstore *st)
 static int run_list(struct cmd_call *call)
 {
 	struct envstore st;
-	int rc = open_store(call, &st);
+	int rc = begin(call, &st);
 	if (rc)
 		return rc;
-	struct json_value *out = cmd_result_object(call), *arr = json_array(call->doc);
-	if (!out || !arr)
+	struct json_value *out = call->result, *arr = json_array(call->doc);
+	if (!arr)
 		return oom(call);
 	size_t n;
 	const struct env_catalog_entry *cat = env_catalog(&n);
@@ -147,8 +149,10 @@ static void render_packages(struct buf *out, const struct json_value *e)
 	buf_append_char(out, '\n');
 }
 
-static void render_env(struct buf *out, const struct json_value *e)
+/* "<title>: NAME" and the environment's fields, one per line. */
+static void render_env(struct buf *out, const char *title, const struct json_value *e)
 {
+	buf_printf(out, "%s: %s\n", title, json_get_str(e, "name"));
 	bool installed = false;
 	json_get_bool(e, "installed", &installed);
 	buf_printf(out, "Version: %s\n", json_get_str(e, "version"));
@@ -201,12 +205,10 @@ static int finish_payload(struct cmd_call *call, const struct envstore *st,
 static int run_inspect(struct cmd_call *call)
 {
 	struct envstore st;
-	int rc = open_store(call, &st);
+	int rc = begin(call, &st);
 	const struct env_catalog_entry *e = rc ? NULL : find_entry(call);
 	if (rc || !e)
 		return rc ? rc : PYRO_EXIT_USAGE;
-	if (!cmd_result_object(call))
-		return oom(call);
 	struct env_install in;
 	struct pyro_err err;
 	if (envstore_check(&st, e->name, e->version, &in, &err) < 0)
@@ -216,8 +218,7 @@ static int run_inspect(struct cmd_call *call)
 
 static int render_inspect(const struct cmd_call *call, struct buf *out)
 {
-	buf_printf(out, "Environment: %s\n", json_get_str(call->result, "name"));
-	render_env(out, call->result);
+	render_env(out, "Environment", call->result);
 	return 0;
 }
 
@@ -283,12 +284,10 @@ static void on_progress(void *ctx, const char *phase, const char *what, uint64_t
 static int run_pull(struct cmd_call *call)
 {
 	struct envstore st;
-	int rc = open_store(call, &st);
+	int rc = begin(call, &st);
 	const struct env_catalog_entry *e = rc ? NULL : find_entry(call);
 	if (rc || !e)
 		return rc ? rc : PYRO_EXIT_USAGE;
-	if (!cmd_result_object(call))
-		return oom(call);
 	fprintf(stderr, "[pull] phase=install environment=%s\n", e->name);
 	struct progress_state ps = { .tty = isatty(2) };
 	struct env_pull_progress progress = { on_progress, &ps };
@@ -307,8 +306,7 @@ static int run_pull(struct cmd_call *call)
 
 static int render_pull(const struct cmd_call *call, struct buf *out)
 {
-	buf_printf(out, "Pulled: %s\n", json_get_str(call->result, "name"));
-	render_env(out, call->result);
+	render_env(out, "Pulled", call->result);
 	return 0;
 }
 
@@ -317,11 +315,9 @@ static int render_pull(const struct cmd_call *call, struct buf *out)
 static int run_import(struct cmd_call *call)
 {
 	struct envstore st;
-	int rc = open_store(call, &st);
+	int rc = begin(call, &st);
 	if (rc)
 		return rc;
-	if (!cmd_result_object(call))
-		return oom(call);
 	struct env_install in;
 	struct pyro_err err;
 	if (envstore_import(&st, cmd_str(call, "path"), &in, &err) < 0)
@@ -336,8 +332,7 @@ static int run_import(struct cmd_call *call)
 
 static int render_import(const struct cmd_call *call, struct buf *out)
 {
-	buf_printf(out, "Imported: %s\n", json_get_str(call->result, "name"));
-	render_env(out, call->result);
+	render_env(out, "Imported", call->result);
 	return 0;
 }
 
@@ -346,11 +341,11 @@ static int render_import(const struct cmd_call *call, struct buf *out)
 static int run_prune(struct cmd_call *call)
 {
 	struct envstore st;
-	int rc = open_store(call, &st);
+	int rc = begin(call, &st);
 	if (rc)
 		return rc;
-	struct json_value *out = cmd_result_object(call), *deleted = json_array(call->doc);
-	if (!out || !deleted)
+	struct json_value *out = call->result, *deleted = json_array(call->doc);
+	if (!deleted)
 		return oom(call);
 	struct pyro_err err;
 	if (envstore_prune(&st, call->doc, deleted, &err) < 0)

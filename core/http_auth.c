@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "exitcodes.h"
+#include "http_internal.h"
 
 struct scan {
 	const char *s;
@@ -41,28 +42,13 @@ static void skip_ows(struct scan *sc)
 		sc->s++;
 }
 
-/* The header for a message: at most 200 bytes, non-printables as '?'. */
-static const char *show(char dst[208], const char *s)
-{
-	size_t i = 0;
-	for (; s[i] && i < 200; i++) {
-		unsigned char c = (unsigned char)s[i];
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (s[i]) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
-	return dst;
-}
-
+/* A malformed-header error quoting the header (http_show). */
 static int bad(struct scan *sc, const char *what)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	return pyro_err_set(sc->err, PYRO_EXIT_FAILURE,
 			    "WWW-Authenticate header \"%s\" is malformed: %s at offset %zu",
-			    show(s, sc->header), what, (size_t)(sc->s - sc->header));
+			    http_show(s, sc->header, true), what, (size_t)(sc->s - sc->header));
 }
 
 static size_t token_len(const char *s)
@@ -217,16 +203,16 @@ int http_parse_bearer_challenge(const char *value, struct http_challenge *out,
 		if (bearer)
 			found = true;
 	}
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	if (!found)
 		return pyro_err_set(err, PYRO_EXIT_FAILURE,
 				    "WWW-Authenticate header \"%s\" has no Bearer challenge; "
 				    "the server wants an authentication scheme pyro does not support",
-				    show(s, sc.header));
+				    http_show(s, sc.header, true));
 	if (!got_realm || !out->realm[0])
 		return pyro_err_set(err, PYRO_EXIT_FAILURE,
 				    "WWW-Authenticate header \"%s\" has a Bearer challenge without a realm",
-				    show(s, sc.header));
+				    http_show(s, sc.header, true));
 	struct http_url u;
 	if (http_url_parse(out->realm, &u, err))
 		return pyro_err_wrap(err, "the Bearer realm of WWW-Authenticate");

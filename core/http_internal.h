@@ -30,6 +30,11 @@ struct http_conn {
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
+/* s made safe to quote in a message: at most 200 bytes, then "...";
+ * control characters, non-ASCII (and spaces unless `spaces`) as '?'. */
+#define HTTP_SHOW_MAX 208
+const char *http_show(char dst[HTTP_SHOW_MAX], const char *s, bool spaces);
+
 /* localhost, 127.0.0.0/8 or ::1, by name or literal (no resolving). */
 bool http_host_is_loopback(const char *host);
 

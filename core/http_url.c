@@ -8,13 +8,17 @@
 #include <strings.h>
 
 #include "exitcodes.h"
+#include "http_internal.h"
 
-/* A URL for an error message: at most 200 bytes, non-printables as '?'. */
-static const char *show(char dst[208], const char *s)
+/* http_internal.h */
+const char *http_show(char dst[HTTP_SHOW_MAX], const char *s, bool spaces)
 {
 	size_t i = 0;
-	for (; s[i] && i < 200; i++)
-		dst[i] = ((unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f) ? s[i] : '?';
+	for (; s[i] && i < 200; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool printable = c < 0x7f && (c > 0x20 || (spaces && c == 0x20));
+		dst[i] = printable ? (char)c : '?';
+	}
 	if (s[i]) {
 		memcpy(dst + i, "...", 3);
 		i += 3;
@@ -26,12 +30,12 @@ static const char *show(char dst[208], const char *s)
 /* Spaces, controls and non-ASCII must be percent-encoded in a URL. */
 static int check_chars(const char *text, struct pyro_err *err)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
 		if (*p <= 0x20 || *p >= 0x7f)
 			return pyro_err_set(err, PYRO_EXIT_USAGE,
 					    "URL %s contains a space, control character or non-ASCII "
-					    "byte (0x%02x); percent-encode it", show(s, text), *p);
+					    "byte (0x%02x); percent-encode it", http_show(s, text, false), *p);
 	return 0;
 }
 
@@ -44,7 +48,7 @@ static bool host_char(char c)
 static int parse_port(const char *text, const char *p, size_t n, unsigned *out,
 		      struct pyro_err *err)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	unsigned v = 0;
 	if (n == 0 || n > 5)
 		goto bad;
@@ -59,24 +63,24 @@ static int parse_port(const char *text, const char *p, size_t n, unsigned *out,
 	return 0;
 bad:
 	return pyro_err_set(err, PYRO_EXIT_USAGE,
-			    "URL %s has a bad port (want a number from 1 to 65535)", show(s, text));
+			    "URL %s has a bad port (want a number from 1 to 65535)", http_show(s, text, false));
 }
 
 static int set_target(const char *text, const char *rest, struct http_url *out,
 		      struct pyro_err *err)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	const char *lead = *rest == '/' ? "" : "/";
 	int n = snprintf(out->target, sizeof out->target, "%s%s", lead, rest);
 	if (n < 0 || (size_t)n >= sizeof out->target)
 		return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s: path and query are longer than %d bytes",
-				    show(s, text), HTTP_TARGET_MAX - 1);
+				    http_show(s, text, false), HTTP_TARGET_MAX - 1);
 	return 0;
 }
 
 int http_url_parse(const char *text, struct http_url *out, struct pyro_err *err)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	memset(out, 0, sizeof *out);
 	if (!text || !*text)
 		return pyro_err_set(err, PYRO_EXIT_USAGE, "empty URL: want http://HOST/... or https://HOST/...");
@@ -84,7 +88,7 @@ int http_url_parse(const char *text, struct http_url *out, struct pyro_err *err)
 		return -1;
 	if (strchr(text, '#'))
 		return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s has a fragment (#...); remove it",
-				    show(s, text));
+				    http_show(s, text, false));
 	const char *a;
 	if (strncasecmp(text, "https://", 8) == 0) {
 		out->tls = true;
@@ -95,19 +99,19 @@ int http_url_parse(const char *text, struct http_url *out, struct pyro_err *err)
 		a = text + 7;
 	} else {
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
-				    "URL %s is not absolute http:// or https://", show(s, text));
+				    "URL %s is not absolute http:// or https://", http_show(s, text, false));
 	}
 	size_t alen = strcspn(a, "/?");
 	if (memchr(a, '@', alen))
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
 				    "URL %s has user information (user@host); put credentials in a header instead",
-				    show(s, text));
+				    http_show(s, text, false));
 	const char *host = a, *host_end, *after;
 	if (*a == '[') {
 		const char *close = memchr(a, ']', alen);
 		if (!close)
 			return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s has an unclosed '[' in its host",
-					    show(s, text));
+					    http_show(s, text, false));
 		host = a + 1;
 		host_end = close;
 		after = close + 1;
@@ -117,7 +121,7 @@ int http_url_parse(const char *text, struct http_url *out, struct pyro_err *err)
 		if (hl == 0 || hl >= sizeof tmp ||
 		    (memcpy(tmp, host, hl), tmp[hl] = '\0', inet_pton(AF_INET6, tmp, addr) != 1))
 			return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s has a bad IPv6 address in brackets",
-					    show(s, text));
+					    http_show(s, text, false));
 	} else {
 		host_end = a;
 		while (host_end < a + alen && *host_end != ':')
@@ -127,19 +131,19 @@ int http_url_parse(const char *text, struct http_url *out, struct pyro_err *err)
 			if (!host_char(*h))
 				return pyro_err_set(err, PYRO_EXIT_USAGE,
 						    "URL %s has a bad character '%c' in its host name",
-						    show(s, text), *h);
+						    http_show(s, text, false), *h);
 	}
 	if (host_end == host)
-		return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s has no host", show(s, text));
+		return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s has no host", http_show(s, text, false));
 	if ((size_t)(host_end - host) >= sizeof out->host)
 		return pyro_err_set(err, PYRO_EXIT_USAGE, "URL %s: host name longer than %d bytes",
-				    show(s, text), HTTP_HOST_MAX - 1);
+				    http_show(s, text, false), HTTP_HOST_MAX - 1);
 	memcpy(out->host, host, (size_t)(host_end - host));
 	out->host[host_end - host] = '\0';
 	if (after < a + alen) {
 		if (*after != ':')
 			return pyro_err_set(err, PYRO_EXIT_USAGE,
-					    "URL %s has text after the ']' of its host", show(s, text));
+					    "URL %s has text after the ']' of its host", http_show(s, text, false));
 		if (parse_port(text, after + 1, (size_t)(a + alen - after - 1), &out->port, err))
 			return -1;
 	}
@@ -201,7 +205,7 @@ static bool has_scheme(const char *s)
 int http_url_resolve(const struct http_url *base, const char *location,
 		     struct http_url *out, struct pyro_err *err)
 {
-	char s[208];
+	char s[HTTP_SHOW_MAX];
 	char loc[HTTP_TARGET_MAX + HTTP_HOST_MAX + 32];
 	if (!location)
 		location = "";
@@ -211,7 +215,7 @@ int http_url_resolve(const struct http_url *base, const char *location,
 	size_t n = strcspn(location, "#");
 	if (n >= sizeof loc - 8)
 		return pyro_err_set(err, PYRO_EXIT_FAILURE, "redirect Location %s is too long",
-				    show(s, location));
+				    http_show(s, location, false));
 	memcpy(loc, location, n);
 	loc[n] = '\0';
 
@@ -242,7 +246,7 @@ int http_url_resolve(const struct http_url *base, const char *location,
 	if (strlen(target) >= sizeof r.target)
 		return pyro_err_set(err, PYRO_EXIT_FAILURE,
 				    "redirect Location %s resolves to a path longer than %d bytes",
-				    show(s, location), HTTP_TARGET_MAX - 1);
+				    http_show(s, location, false), HTTP_TARGET_MAX - 1);
 	memcpy(r.target, target, strlen(target) + 1);
 	remove_dot_segments(r.target);
 	*out = r;
