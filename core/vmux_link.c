@@ -486,28 +486,31 @@ static void line_io(struct evloop *loop, int fd, short rev, void *ctx)
 	l->stats.bytes_in += (uint64_t)n;
 	struct vmux_frame f;
 	uint64_t before = l->dec.discarded;
-	int rc;
-	while ((rc = vmux_decoder_next(&l->dec, &f)) > 0) {
-		on_frame(l, &f);
-		if (l->line_paused)
-			return;
-	}
-	l->stats.discarded += l->dec.discarded - before;
-	if (rc < 0) {
+	for (;;) {
+		int rc;
+		while ((rc = vmux_decoder_next(&l->dec, &f)) > 0) {
+			on_frame(l, &f);
+			if (l->line_paused)
+				return;
+		}
+		if (rc == 0)
+			break;
 		/* A broken frame in sync mode: the stream boundaries are lost.
-		 * The guest waits for the next HELLO; the host's session is
-		 * over (its owner decides whether to start another). */
+		 * The guest hunts for the next HELLO, starting with the bytes
+		 * already buffered (it may be among them). The host's session
+		 * is over: its owner decides whether to start another. */
 		const char *why = l->dec.why;
 		if (l->ops.host) {
-			vmux_decoder_hunt(&l->dec, VMUX_HELLO_ACK, l->nonce);
-			l->dec.failed = false;
 			/* Nothing can match: the nonce is spent. */
-			l->dec.hunt_type = 0;
+			vmux_decoder_hunt(&l->dec, 0, NULL);
 		} else {
 			vmux_decoder_hunt(&l->dec, VMUX_HELLO, NULL);
 		}
 		session_lost(l, why);
+		if (l->ops.host || l->line_paused)
+			break;
 	}
+	l->stats.discarded += l->dec.discarded - before;
 	flush(l);
 }
 
