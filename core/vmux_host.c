@@ -123,7 +123,9 @@ static void sweep(struct host *h)
 	int64_t now = evloop_now_ms();
 	for (struct pending *c = h->pending, *next; c; c = next) {
 		next = c->next;
-		if (c->port == 0 && now >= c->deadline)
+		/* Still in its handshake, or waiting for a session that has
+		 * not come: its own client has given up by now. */
+		if (now >= c->deadline)
 			pending_drop(h, c, true);
 	}
 }

@@ -26,7 +26,7 @@ struct vmux_host_opts {
 	int stop_fd;                 /* readable (or hung up): return 0; -1: none */
 	unsigned hello_retry_ms;     /* 0: 1000 */
 	unsigned keepalive_ms;       /* 0: no keepalive */
-	unsigned connect_timeout_ms; /* for a client's CONNECT line; 0: 10000 */
+	unsigned connect_timeout_ms; /* CONNECT line + waiting for the session; 0: 10000 */
 	struct vmux_link_stats *stats; /* filled on return when not NULL */
 };
 

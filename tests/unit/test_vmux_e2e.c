@@ -369,3 +369,69 @@ TEST(vmux_host_reconnect_discards_the_old_sessions_bytes)
 	json_doc_free(doc);
 	rig_remove(&r);
 }
+
+struct ka {
+	int line;
+	char sock[160];
+	int rc;
+	struct vmux_link_stats stats;
+	struct pyro_err err;
+};
+
+static void *ka_host(void *arg)
+{
+	struct ka *k = arg;
+	struct vmux_host_opts o = { .stop_fd = -1, .keepalive_ms = 100, .hello_retry_ms = 5000,
+				    .stats = &k->stats };
+	k->rc = vmux_host_serve(k->line, k->sock, &o, &k->err);
+	return NULL;
+}
+
+/* A hand-made guest that answers the handshake (after an ACK with the
+ * wrong nonce, which the host must skip) and then ignores PINGs. */
+TEST(vmux_host_ignores_a_wrong_ack_and_drops_a_silent_guest)
+{
+	struct ka k = { 0 };
+	int sp[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	k.line = sp[1];
+	snprintf(k.sock, sizeof k.sock, "%s/ka.sock", test_tmpdir());
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, ka_host, &k) == 0);
+	struct vmux_decoder *d = malloc(sizeof *d);
+	CHECK(d);
+	vmux_decoder_init(d, VMUX_HELLO, NULL);
+	struct vmux_frame f;
+	int rc = 0;
+	while (rc == 0) {
+		size_t room;
+		uint8_t *p = vmux_decoder_space(d, &room);
+		ssize_t n = read(sp[0], p, room);
+		if (n <= 0)
+			break;
+		vmux_decoder_commit(d, (size_t)n);
+		rc = vmux_decoder_next(d, &f);
+	}
+	uint8_t nonce[VMUX_NONCE], wrong[VMUX_NONCE];
+	bool got_hello = rc == 1 && f.type == VMUX_HELLO;
+	if (got_hello)
+		memcpy(nonce, f.payload, VMUX_NONCE);
+	memcpy(wrong, nonce, VMUX_NONCE);
+	wrong[0] ^= 0xff;
+	free(d);
+	struct buf b = BUF_INIT;
+	vmux_append(&b, VMUX_HELLO_ACK, 0, wrong, VMUX_NONCE);
+	vmux_append(&b, VMUX_HELLO_ACK, 0, nonce, VMUX_NONCE);
+	(void)!write(sp[0], b.data, b.len);
+	buf_release(&b);
+	double t0 = now_s();
+	pthread_join(th, NULL);
+	double took = now_s() - t0;
+	close(sp[0]);
+	close(sp[1]);
+	CHECK(got_hello);
+	CHECK(k.rc == -1 && k.stats.sessions == 1);
+	CHECK(k.stats.discarded == VMUX_HEADER + VMUX_NONCE); /* the wrong ACK */
+	CHECK_CONTAINS(k.err.msg, "stopped answering keepalives");
+	CHECK(took < 2.0);
+}
