@@ -190,6 +190,15 @@ extern const struct agent_action agent_actions[];
  * Closes fd. */
 void agent_serve_connection(int fd);
 
+/* Serve the agent over a vmux line (docs/vmux.md: a virtio-serial port,
+ * kept open for the VM's lifetime): streams the host opens to `port` are
+ * served like connections. Returns when stop_fd (>= 0) is readable (0) or
+ * the line ends for good (-1): a socket at EOF; a character device at EOF
+ * only has no host connected, which is waited out. stats (may be NULL)
+ * gets the link's counters. agent_serial.c. */
+struct vmux_link_stats;
+int agent_serial_serve(int line_fd, uint32_t port, int stop_fd, struct vmux_link_stats *stats);
+
 int pyro_guest_agent_main(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,17 +21,21 @@
 #include "../core/log.h"
 
 static const char usage[] =
-	"usage: pyro-guest-agent [--vsock PORT | --unix PATH | --fd N] [--root DIR]\n"
+	"usage: pyro-guest-agent [--vsock PORT | --unix PATH | --fd N | --serial PATH |\n"
+	"                         --serial-fd N] [--root DIR]\n"
 	"\n"
 	"Serve the pyro guest agent protocol (one JSON request line, optional body,\n"
 	"one JSON answer) on:\n"
 	"  --vsock PORT  AF_VSOCK, any CID (default: port 5005)\n"
 	"  --unix PATH   a UNIX socket (created 0600; an old socket file is replaced)\n"
-	"  --fd N        an already-open stream (a virtio-serial port); exits at its end\n"
+	"  --fd N        an already-open stream carrying one connection; exits at its end\n"
+	"  --serial PATH a virtio-serial port multiplexed with vmux (docs/vmux.md), e.g.\n"
+	"                /dev/virtio-ports/pyro.agent; kept open for the VM's lifetime\n"
+	"  --serial-fd N the same on an already-open fd (tests); exits when a socket ends\n"
 	"  --root DIR    tests only: map every guest path (/workspace, /run/...) under DIR\n";
 
 struct listen_opts {
-	enum { L_VSOCK, L_UNIX, L_FD } kind;
+	enum { L_VSOCK, L_UNIX, L_FD, L_SERIAL } kind;
 	long port;
 	const char *path;
 	int fd;
@@ -85,6 +90,19 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
 			o->kind = L_FD;
 			o->fd = (int)n;
 			chosen++;
+		} else if (!strcmp(a, "--serial")) {
+			o->kind = L_SERIAL;
+			o->path = v;
+			o->fd = -1;
+			chosen++;
+		} else if (!strcmp(a, "--serial-fd")) {
+			if (parse_long(v, 0, 1 << 20, &n) < 0) {
+				log_msg(LOG_ERROR, "--serial-fd must be a file descriptor number (got '%s')", v);
+				return -1;
+			}
+			o->kind = L_SERIAL;
+			o->fd = (int)n;
+			chosen++;
 		} else if (!strcmp(a, "--root")) {
 			if (agent_set_root(v, &err) < 0) {
 				log_msg(LOG_ERROR, "%s", err.msg);
@@ -96,7 +114,7 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
 		}
 	}
 	if (chosen > 1) {
-		log_msg(LOG_ERROR, "give one of --vsock, --unix, --fd");
+		log_msg(LOG_ERROR, "give one of --vsock, --unix, --fd, --serial, --serial-fd");
 		return -1;
 	}
 	return 0;
@@ -168,6 +186,16 @@ static void *fd_thread(void *arg)
 	return NULL;
 }
 
+/* The vmux line is the agent's only channel too: when it ends for good,
+ * shut down the same way. */
+static void *serial_thread(void *arg)
+{
+	agent_serial_serve((int)(intptr_t)arg, AGENT_DEFAULT_VSOCK_PORT, -1, NULL);
+	log_msg(LOG_INFO, "the serial line ended");
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
 #define AGENT_THREAD_STACK (1u << 20)
 
 int agent_start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -225,8 +253,18 @@ int pyro_guest_agent_main(int argc, char **argv)
 	make_run_dirs();
 
 	int lfd = -1;
-	if (o.kind == L_FD) {
-		if (agent_start_thread(NULL, fd_thread, (void *)(intptr_t)o.fd) != 0) {
+	if (o.kind == L_SERIAL && o.fd < 0) {
+		/* Opened once and never closed: closing a virtio port loses
+		 * the bytes in flight (docs/vmux.md). */
+		o.fd = open(o.path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (o.fd < 0) {
+			log_msg(LOG_ERROR, "opening %s: %s", o.path, strerror(errno));
+			return PYRO_EXIT_FAILURE;
+		}
+	}
+	if (o.kind == L_FD || o.kind == L_SERIAL) {
+		if (agent_start_thread(NULL, o.kind == L_FD ? fd_thread : serial_thread,
+				       (void *)(intptr_t)o.fd) != 0) {
 			log_msg(LOG_ERROR, "cannot start a thread");
 			return PYRO_EXIT_INTERNAL;
 		}
