@@ -39,11 +39,16 @@ static void arg(struct argv_builder *b, const char *fmt, ...)
 	o->used += (size_t)n + 1;
 }
 
-/* A path with QEMU's option escape (',' -> ",,") in a static-size scratch. */
-static const char *esc(const char *path, char *scratch, size_t cap)
+/* A path with QEMU's option escape (',' -> ",,") in the caller's scratch;
+ * one that does not fit marks the build as overflowed (never cut). */
+static const char *esc(struct argv_builder *b, const char *path, char *scratch, size_t cap)
 {
 	size_t j = 0;
-	for (size_t i = 0; path[i] && j + 2 < cap; i++) {
+	for (size_t i = 0; path[i]; i++) {
+		if (j + 3 > cap) {
+			b->overflow = 1;
+			return "";
+		}
 		scratch[j++] = path[i];
 		if (path[i] == ',')
 			scratch[j++] = ',';
@@ -131,19 +136,19 @@ int qemu_args_build(const struct qemu_plan *p, struct qemu_argv *out, struct pyr
 	if (p->initrd)
 		arg(&b, "-initrd"), arg(&b, "%s", p->initrd);
 	arg(&b, "-append"), arg(&b, "%s", cmdline);
-	arg(&b, "-chardev"), arg(&b, "file,id=console,path=%s", esc(p->console_log, e, sizeof e));
+	arg(&b, "-chardev"), arg(&b, "file,id=console,path=%s", esc(&b, p->console_log, e, sizeof e));
 	arg(&b, "-serial"), arg(&b, "chardev:console");
 	if (p->rootfs) {
 		arg(&b, "-drive");
 		arg(&b, "id=root,file=%s,format=raw,if=none,read-only=%s",
-		    esc(p->rootfs, e, sizeof e), p->rootfs_writable ? "off" : "on");
+		    esc(&b, p->rootfs, e, sizeof e), p->rootfs_writable ? "off" : "on");
 		arg(&b, "-device"), arg(&b, "virtio-blk-device,drive=root");
 	}
 	if (p->agent_socket) {
 		arg(&b, "-device"), arg(&b, "virtio-serial-device");
 		arg(&b, "-chardev");
 		arg(&b, "socket,id=agent,path=%s,server=on,wait=off",
-		    esc(p->agent_socket, e, sizeof e));
+		    esc(&b, p->agent_socket, e, sizeof e));
 		arg(&b, "-device"), arg(&b, "virtserialport,chardev=agent,name=pyro.agent");
 	}
 	if (p->user_net) {
@@ -152,7 +157,7 @@ int qemu_args_build(const struct qemu_plan *p, struct qemu_argv *out, struct pyr
 	}
 	if (p->qmp_socket) {
 		arg(&b, "-chardev");
-		arg(&b, "socket,id=qmp,path=%s,server=on,wait=off", esc(p->qmp_socket, e, sizeof e));
+		arg(&b, "socket,id=qmp,path=%s,server=on,wait=off", esc(&b, p->qmp_socket, e, sizeof e));
 		arg(&b, "-mon"), arg(&b, "chardev=qmp,mode=control");
 	}
 	if (b.overflow)

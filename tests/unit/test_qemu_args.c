@@ -124,6 +124,12 @@ TEST(qemu_args_refusals)
 	p = ok, p.cmdline_keys = huge;
 	CHECK(qemu_args_build(&p, &out, &err) == -1);
 	CHECK(err.code == PYRO_EXIT_FAILURE);
+	/* Nor is a path too long for its option: never cut. */
+	static char path[1500];
+	memset(path, ',', sizeof path - 1);
+	p = ok, p.console_log = path;
+	CHECK(qemu_args_build(&p, &out, &err) == -1);
+	CHECK(err.code == PYRO_EXIT_FAILURE);
 }
 
 TEST(qemu_host_tsc_khz_override_and_measure)
