@@ -116,7 +116,11 @@ one_boot() {
 		--console "$d/console.log" --agent-socket "$d/agent.sock" --qmp-socket "$d/qmp.sock" \
 		pyro.halt=poweroff pyro.stop_grace=5 pyro.agent=--unix,/run/pyro/agent.sock)
 	((${#args[@]} > 10)) || die "qemuargs gave no command line"
-	((n == 1)) && printf 'boot: %q ' "${args[@]}" && echo
+	if ((n == 1)); then
+		printf 'boot: command:'
+		printf ' %q' "${args[@]}"
+		echo
+	fi
 	: >"$d/console.log"
 	start=$(now)
 	"${args[@]}" </dev/null >"$d/qemu.out" 2>&1 &
@@ -150,6 +154,8 @@ one_boot() {
 		tail -n 15 "$d/console.log" >&2
 		return 1
 	fi
+	# The first boot shows what pyro-init said, the way it ended included.
+	((n == 1)) && grep -a '^pyro-init:' "$d/console.log" | sed 's/^/  console: /'
 	echo "boot $n: agent started after ${t_agent}s, powered off after $(elapsed "$seen" "$stopped")s"
 	echo "$t_agent" >>"$SCRATCH/times"
 	rm -rf "$d"
