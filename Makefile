@@ -9,6 +9,9 @@
 #   make integration  shell tests in tests/integration/ against build/pyro
 #                   (and the test tools in build/tests/, e.g. httpget)
 #   make integration-san  the agent's integration files against an ASan+UBSan build
+#   make test-guest the guest tier: tests/guest/boot.sh boots the test environment
+#                   under qemu -M microvm (TCG without KVM) GUEST_BOOTS times
+#                   (default 1) and powers it off; not part of `make test` yet
 #   make kernel     the guest kernel into build/kernel (cached per machine)
 #   make env-test, env-debian-12-base, env-debian-12, env-debian-12-build
 #                   an environment bundle (vmlinux, rootfs.ext4, manifest.json)
@@ -190,6 +193,13 @@ SAN_INTEGRATION := agent archive shell service
 integration-san: $(BUILD)/pyro-san
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/integration/run.sh $(BUILD)/pyro-san $(SAN_INTEGRATION)
+
+# Real guests under QEMU (tests/guest/): pyro's own initramfs (mkinitramfs)
+# and QEMU command line (qemuargs) boot the env-test bundle.
+GUEST_BOOTS ?= 1
+.PHONY: test-guest
+test-guest: $(BUILD)/pyro $(BUILD)/tests/mkinitramfs $(BUILD)/tests/qemuargs env-test
+	@tests/guest/boot.sh $(BUILD)/pyro $(BUILD)/env/test $(GUEST_BOOTS)
 
 unit-san: $(BUILD)/unit-san
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/unit-san

@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
 	dpkg-dev patch xz-utils file ca-certificates linux-libc-dev
 	util-linux python3 e2fsprogs
 	curl openssl zstd tar
+	qemu-system-x86
 )
 
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
