@@ -308,7 +308,9 @@ TEST(spawn_timeout_kills_the_whole_group)
 {
 	struct buf out, err;
 	struct spawn_opts o = capture(SH("sleep 30 & echo started; sleep 30"), &out, &err);
-	o.timeout_ms = 400;
+	/* Long enough for a loaded machine to get the shell to its echo (400 ms
+	 * was not, at load 6): the partial output must survive the kill. */
+	o.timeout_ms = 2000;
 	struct spawn_result r;
 	CHECK(spawn_run(&o, &r, NULL) == 0);
 	CHECK(r.timed_out && r.exit_code == 124);
