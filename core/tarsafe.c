@@ -5,39 +5,8 @@
 #include <string.h>
 
 #include "exitcodes.h"
+#include "utf8.h"
 #include "wspath.h"
-
-/* Strict UTF-8 (RFC 3629) at s[0..n): the length of the sequence and its
- * code point, or 0 when s[0] does not start a valid sequence. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, v = c & 0x1F, min = 0x80;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, v = c & 0x0F, min = 0x800;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, v = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return len;
-}
 
 /* str.strip() on bytes decoded with surrogateescape: bytes that are not
  * part of a valid sequence are never whitespace. A lead byte always starts
@@ -48,7 +17,7 @@ static void py_strip(const unsigned char *s, size_t *b, size_t *e)
 {
 	uint32_t cp;
 	while (*b < *e) {
-		size_t l = utf8_seq(s + *b, *e - *b, &cp);
+		size_t l = utf8_decode_one(s + *b, *e - *b, &cp);
 		if (!l || !wspath_py_isspace(cp))
 			break;
 		*b += l;
@@ -57,7 +26,7 @@ static void py_strip(const unsigned char *s, size_t *b, size_t *e)
 		size_t p = *e - 1;
 		while (p > *b && *e - p < 4 && (s[p] & 0xC0) == 0x80)
 			p--;
-		size_t l = utf8_seq(s + p, *e - p, &cp);
+		size_t l = utf8_decode_one(s + p, *e - p, &cp);
 		if (l != *e - p || !wspath_py_isspace(cp))
 			break;
 		*e = p;
@@ -73,7 +42,7 @@ void tarsafe_show(char *dst, size_t cap, const char *src)
 		return;
 	while (i < n) {
 		uint32_t cp;
-		size_t l = utf8_seq(s + i, n - i, &cp);
+		size_t l = utf8_decode_one(s + i, n - i, &cp);
 		int esc = !l || cp < 0x20 || cp == 0x7F;
 		size_t need = esc ? 4 : l;
 		/* Keep room for "..." and the NUL. */

@@ -40,4 +40,9 @@ size_t utf8_offset(const char *s, size_t n, size_t cp);
  * ends on a character boundary. */
 size_t utf8_cut(const char *s, size_t n, size_t max);
 
+/* Strict UTF-8 (RFC 3629): the length of the sequence at s[0..n) (n >= 1)
+ * and its code point in *cp, or 0 when s[0] does not start a valid one
+ * (no overlongs, surrogates or values above U+10FFFF). */
+size_t utf8_decode_one(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif

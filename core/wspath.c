@@ -6,44 +6,12 @@
 #include <string.h>
 
 #include "exitcodes.h"
+#include "utf8.h"
 
 #define ROOT_NAME "workspace"
 #define ROOT_NAME_LEN (sizeof ROOT_NAME - 1)
 /* How much of an offending value a message shows. */
 #define QUOTE_MAX 160
-
-/* Strict UTF-8 (RFC 3629). Returns the length of the sequence at s[0..n)
- * and stores its code point, or returns 0 when it is not valid there. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	size_t len;
-	uint32_t v, min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2, v = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3, v = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return len;
-}
 
 /* Offset of the first byte that is not valid UTF-8, or n when all are. */
 static size_t utf8_invalid_at(const unsigned char *s, size_t n)
@@ -51,7 +19,7 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t n)
 	size_t i = 0;
 	uint32_t cp;
 	while (i < n) {
-		size_t l = utf8_decode(s + i, n - i, &cp);
+		size_t l = utf8_decode_one(s + i, n - i, &cp);
 		if (!l)
 			return i;
 		i += l;
@@ -80,7 +48,7 @@ static void py_strip(const unsigned char *s, size_t *start, size_t *end)
 	uint32_t cp;
 	size_t b = *start, e = *end;
 	while (b < e) {
-		size_t l = utf8_decode(s + b, e - b, &cp);
+		size_t l = utf8_decode_one(s + b, e - b, &cp);
 		if (!l || !wspath_py_isspace(cp))
 			break;
 		b += l;
@@ -89,7 +57,7 @@ static void py_strip(const unsigned char *s, size_t *start, size_t *end)
 		size_t p = e - 1;
 		while (p > b && (s[p] & 0xC0) == 0x80)
 			p--;
-		size_t l = utf8_decode(s + p, e - p, &cp);
+		size_t l = utf8_decode_one(s + p, e - p, &cp);
 		if (l != e - p || !wspath_py_isspace(cp))
 			break;
 		e = p;
