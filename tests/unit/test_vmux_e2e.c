@@ -79,12 +79,13 @@ static int host_start(struct rig *r)
 	return wait_for_path(r->sock);
 }
 
-static void host_stop(struct rig *r)
+/* Tell one side's thread to stop (a byte on its stop pipe) and join it. */
+static void side_stop(struct side *s)
 {
-	(void)!write(r->host.stop[1], "x", 1);
-	pthread_join(r->host.thread, NULL);
-	close(r->host.stop[0]);
-	close(r->host.stop[1]);
+	(void)!write(s->stop[1], "x", 1);
+	pthread_join(s->thread, NULL);
+	close(s->stop[0]);
+	close(s->stop[1]);
 }
 
 static int rig_start(struct rig *r)
@@ -108,14 +109,6 @@ static int rig_start(struct rig *r)
 	if (pthread_create(&r->guest.thread, NULL, guest_main, r) != 0)
 		return -1;
 	return host_start(r);
-}
-
-static void guest_stop(struct rig *r)
-{
-	(void)!write(r->guest.stop[1], "x", 1);
-	pthread_join(r->guest.thread, NULL);
-	close(r->guest.stop[0]);
-	close(r->guest.stop[1]);
 }
 
 static void rig_remove(struct rig *r)
@@ -254,7 +247,7 @@ TEST(vmux_agent_actions_through_the_mux)
 	CHECK_CONTAINS(err.msg, "cannot reach the guest agent");
 	t.port = AGENT_DEFAULT_VSOCK_PORT;
 
-	host_stop(&r);
+	side_stop(&r.host);
 	CHECK(r.host.rc == 0 && r.host.stats.sessions == 1);
 
 	/* Throughput figures for the report (printed, not checked): the
@@ -267,7 +260,7 @@ TEST(vmux_agent_actions_through_the_mux)
 		if (now_s() - t0 < best_mux)
 			best_mux = now_s() - t0;
 	}
-	host_stop(&r);
+	side_stop(&r.host);
 	struct direct d;
 	char path[200];
 	snprintf(path, sizeof path, "%s/direct.sock", r.root);
@@ -283,7 +276,7 @@ TEST(vmux_agent_actions_through_the_mux)
 	CHECK(strlen(res.stdout_text) == 1048576);
 	fprintf(stderr, "    vmux: 1 MiB exec: %.1f ms through the mux, %.1f ms direct\n",
 		best_mux * 1e3, best_direct * 1e3);
-	guest_stop(&r);
+	side_stop(&r.guest);
 	close(r.guest_fd);
 	close(r.line_fd);
 	json_doc_free(doc);
@@ -315,7 +308,7 @@ TEST(vmux_host_reconnect_discards_the_old_sessions_bytes)
 	pthread_t tl;
 	CHECK(pthread_create(&tl, NULL, exec_thread, &late) == 0);
 	usleep(150000);
-	host_stop(&r);
+	side_stop(&r.host);
 	pthread_join(tl, NULL);
 	CHECK(late.rc == -1);
 	usleep(500000); /* the guest writes the late answer into the line */
@@ -347,7 +340,7 @@ TEST(vmux_host_reconnect_discards_the_old_sessions_bytes)
 	CHECK(pthread_create(&tx, NULL, exec_thread, &lost) == 0);
 	usleep(200000);
 	double t0 = now_s();
-	guest_stop(&r);
+	side_stop(&r.guest);
 	close(r.guest_fd);
 	pthread_join(tx, NULL);
 	double took = now_s() - t0;
