@@ -10,6 +10,8 @@ extern const struct command cli_root;
 /* Command rows, defined next to their handlers. */
 extern const struct command cli_doctor_command;
 extern const struct command cli_env_command;
+extern const struct command cli_run_command;
+extern const struct command cli_demo_command;
 
 /* The --json switch every command with a structured result offers. */
 #define CLI_JSON_ARG                                                        \

@@ -11,8 +11,10 @@
 #include "cli.h"
 
 static const struct command *const cli_commands[] = {
-	&cli_doctor_command,
+	&cli_run_command,
 	&cli_env_command,
+	&cli_doctor_command,
+	&cli_demo_command,
 	NULL,
 };
 
@@ -82,9 +84,11 @@ int cli_run(int argc, char **argv)
 		status = call.err.code ? call.err.code : PYRO_EXIT_USAGE;
 	} else {
 		status = cmd_call_run(&call);
-		if (status == 0)
+		if (status == 0) {
 			status = render_result(&call);
-		else
+			if (status == 0)
+				status = call.exit_status;
+		} else
 			log_error("%s", call.err.msg);
 	}
 	buf_release(&help);

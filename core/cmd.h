@@ -100,6 +100,9 @@ struct cmd_call {
 	struct json_doc *doc;                /* owns result */
 	struct json_value *result;
 	struct pyro_err err;
+	/* On success, the exit status the CLI ends with after printing the
+	 * result (pyro run: the guest command's own status). */
+	int exit_status;
 };
 
 /* Parse argv (after the program name) against the table `root`, descending

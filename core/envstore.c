@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "fsutil.h"
 #include "envstore.h"
 #include "exitcodes.h"
 #include "json.h"
@@ -62,21 +62,6 @@ static int make_dirs(const char *path, struct pyro_err *err)
 	return 0;
 }
 
-static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	int rc = type == FTW_DP ? rmdir(path) : unlink(path);
-	return rc != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf, not following symlinks or crossing mounts. */
-static int remove_tree(const char *path)
-{
-	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 && errno != ENOENT
-		       ? -1
-		       : 0;
-}
 
 /* ---- validity -------------------------------------------------------- */
 
@@ -265,7 +250,7 @@ int envstore_staging_begin(const struct envstore *st, struct env_staging *sg,
 void envstore_staging_abort(struct env_staging *sg)
 {
 	if (sg->path[0])
-		remove_tree(sg->path);
+		fs_remove_tree(sg->path);
 	sg->path[0] = '\0';
 	if (sg->dirfd >= 0)
 		close(sg->dirfd);
@@ -427,7 +412,7 @@ static int move_into_place(const struct envstore *st, struct env_staging *sg,
 		close(pfd);
 	}
 	if (have_trash)
-		remove_tree(trash);
+		fs_remove_tree(trash);
 	return 0;
 }
 
@@ -572,7 +557,7 @@ int envstore_prune(const struct envstore *st, struct json_doc *doc, struct json_
 		close(dfd);
 		if (!remove)
 			continue;
-		if (remove_tree(path) != 0) {
+		if (fs_remove_tree(path) != 0) {
 			rc = pyro_err_sys(err, errno, "cannot remove %s", path);
 			break;
 		}

@@ -69,6 +69,11 @@ static int check_plan(const struct qemu_plan *p, struct pyro_err *err)
 	if (p->mem_mib < 64 || p->mem_mib > 65536)
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
 				    "qemu plan: mem_mib must be 64-65536 (got %u)", p->mem_mib);
+	if (p->agent_fd > 0 && p->agent_socket)
+		return pyro_err_set(err, PYRO_EXIT_USAGE,
+				    "qemu plan: give the agent channel as a socket path or an fd, not both");
+	if (p->rootfs_snapshot && !p->rootfs)
+		return pyro_err_set(err, PYRO_EXIT_USAGE, "qemu plan: a snapshot drive needs a rootfs");
 	if (p->accel == QEMU_ACCEL_TCG && p->tsc_khz == 0)
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
 				    "qemu plan: TCG needs the host TSC kHz (tsc_early_khz), "
@@ -99,7 +104,7 @@ int qemu_args_cmdline(const struct qemu_plan *p, char *buf, size_t cap, struct p
 		}                                                               \
 	} while (0)
 	if (p->rootfs)
-		ADD(" root=/dev/vda %s", p->rootfs_writable ? "rw" : "ro");
+		ADD(" root=/dev/vda %s", p->rootfs_writable || p->rootfs_snapshot ? "rw" : "ro");
 	ADD(" reboot=t panic=-1");
 	if (p->accel == QEMU_ACCEL_TCG)
 		ADD(" tsc_early_khz=%lu", p->tsc_khz);
@@ -140,15 +145,22 @@ int qemu_args_build(const struct qemu_plan *p, struct qemu_argv *out, struct pyr
 	arg(&b, "-serial"), arg(&b, "chardev:console");
 	if (p->rootfs) {
 		arg(&b, "-drive");
-		arg(&b, "id=root,file=%s,format=raw,if=none,read-only=%s",
-		    esc(&b, p->rootfs, e, sizeof e), p->rootfs_writable ? "off" : "on");
+		if (p->rootfs_snapshot)
+			arg(&b, "id=root,file=%s,format=raw,if=none,snapshot=on",
+			    esc(&b, p->rootfs, e, sizeof e));
+		else
+			arg(&b, "id=root,file=%s,format=raw,if=none,read-only=%s",
+			    esc(&b, p->rootfs, e, sizeof e), p->rootfs_writable ? "off" : "on");
 		arg(&b, "-device"), arg(&b, "virtio-blk-device,drive=root");
 	}
-	if (p->agent_socket) {
+	if (p->agent_socket || p->agent_fd > 0) {
 		arg(&b, "-device"), arg(&b, "virtio-serial-device");
 		arg(&b, "-chardev");
-		arg(&b, "socket,id=agent,path=%s,server=on,wait=off",
-		    esc(&b, p->agent_socket, e, sizeof e));
+		if (p->agent_fd > 0)
+			arg(&b, "socket,id=agent,fd=%d,server=off", p->agent_fd);
+		else
+			arg(&b, "socket,id=agent,path=%s,server=on,wait=off",
+			    esc(&b, p->agent_socket, e, sizeof e));
 		arg(&b, "-device"), arg(&b, "virtserialport,chardev=agent,name=pyro.agent");
 	}
 	if (p->user_net) {

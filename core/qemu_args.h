@@ -8,7 +8,10 @@
  * /dev/vda), the console on the first serial port into a log file, the
  * agent channel as a virtio-serial port named "pyro.agent" backed by a
  * UNIX socket QEMU listens on, optionally user-mode networking, and a QMP
- * socket. `-nodefaults -no-user-config -nographic`: nothing the plan did
+ * socket. The agent chardev is either a UNIX socket QEMU listens on or,
+ * better, an inherited socketpair end (fd=N): then there is no path to
+ * race for, the supervisor holds the other end before QEMU even starts,
+ * and QEMU's death shows up as EOF on it. `-nodefaults -no-user-config -nographic`: nothing the plan did
  * not ask for. `-no-reboot`: a guest reboot (how pyro-init ends the VM by
  * default, docs/guest-init.md) makes QEMU exit.
  *
@@ -45,13 +48,19 @@ struct qemu_plan {
 	const char *initrd;       /* NULL: none */
 	const char *rootfs;       /* raw image; NULL: no disk, no root= */
 	bool rootfs_writable;     /* false: read-only drive and "ro" */
+	bool rootfs_snapshot;     /* writable for the guest, but writes go to a
+				   * temporary overlay QEMU deletes (snapshot=on,
+				   * in $TMPDIR): the image stays pristine */
 	unsigned vcpus;           /* 1-64 */
 	unsigned mem_mib;         /* 64-65536 */
 	enum qemu_accel accel;
 	unsigned long tsc_khz;    /* required under TCG, ignored under KVM */
 	bool acpi;                /* microvm acpi=on (power button, S5) or off */
 	const char *console_log;  /* serial console file (required) */
-	const char *agent_socket; /* virtio-serial chardev socket; NULL: none */
+	const char *agent_socket; /* virtio-serial chardev socket QEMU listens on; NULL: none */
+	int agent_fd;             /* > 0: the chardev is this already-connected socket
+				   * (one end of a socketpair the caller passes
+				   * down), instead of agent_socket */
 	const char *qmp_socket;   /* NULL: no QMP */
 	bool user_net;            /* -netdev user + virtio-net-device */
 	bool quiet;               /* "quiet" on the kernel command line */

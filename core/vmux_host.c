@@ -32,6 +32,8 @@ struct host {
 	unsigned connect_ms;
 	int rc;
 	struct pyro_err *err;
+	void (*session_up)(void *ctx);
+	void *session_ctx;
 };
 
 static void pending_drop(struct host *h, struct pending *c, bool close_fd)
@@ -174,6 +176,8 @@ static void on_session(void *ctx, bool up, const char *why)
 			if (c->port)
 				pending_open(h, c);
 		}
+		if (h->session_up)
+			h->session_up(h->session_ctx);
 		return;
 	}
 	h->rc = pyro_err_set(h->err, PYRO_EXIT_FAILURE, "the vmux session with the guest was lost: %s",
@@ -229,6 +233,8 @@ int vmux_host_serve(int line_fd, const char *unix_socket_path,
 		return pyro_err_set(err, PYRO_EXIT_INTERNAL, "out of memory");
 	h->err = err;
 	h->connect_ms = o.connect_timeout_ms ? o.connect_timeout_ms : 10000;
+	h->session_up = o.session_up;
+	h->session_ctx = o.session_ctx;
 	evloop_init(&h->loop);
 	h->lfd = listen_at(unix_socket_path, err);
 	if (h->lfd < 0) {

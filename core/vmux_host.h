@@ -28,6 +28,11 @@ struct vmux_host_opts {
 	unsigned keepalive_ms;       /* 0: no keepalive */
 	unsigned connect_timeout_ms; /* CONNECT line + waiting for the session; 0: 10000 */
 	struct vmux_link_stats *stats; /* filled on return when not NULL */
+	/* Called (on the serving thread) each time a session with the guest
+	 * comes up, i.e. the guest end answered the HELLO: the agent is
+	 * running. The VM supervisor reports readiness from here. */
+	void (*session_up)(void *ctx);
+	void *session_ctx;
 };
 
 /* opts may be NULL (no stop fd, defaults). 0 when stopped through stop_fd;

@@ -199,6 +199,15 @@ void agent_serve_connection(int fd);
 struct vmux_link_stats;
 int agent_serial_serve(int line_fd, uint32_t port, int stop_fd, struct vmux_link_stats *stats);
 
+/* Open a virtio-serial port for agent_serial_serve. /dev/virtio-ports/NAME
+ * is a udev convenience that a pyro guest (no udev) does not have, so for
+ * such a path the port is found by its name in
+ * /sys/class/virtio-ports/vportXpY/name and /dev/vportXpY is opened. The
+ * host announces ports only after the driver is up, which can be after
+ * the agent starts, so a missing port is looked for again every 20 ms for
+ * up to wait_ms. -1 with errno when it never appears. */
+int agent_serial_open(const char *path, int wait_ms);
+
 int pyro_guest_agent_main(int argc, char **argv);
 
 #endif

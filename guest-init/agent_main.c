@@ -253,10 +253,12 @@ int pyro_guest_agent_main(int argc, char **argv)
 	make_run_dirs();
 
 	int lfd = -1;
+	/* The host adds virtio ports after the driver is up: give it time. */
+	enum { SERIAL_OPEN_WAIT_MS = 10000 };
 	if (o.kind == L_SERIAL && o.fd < 0) {
 		/* Opened once and never closed: closing a virtio port loses
 		 * the bytes in flight (docs/vmux.md). */
-		o.fd = open(o.path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		o.fd = agent_serial_open(o.path, SERIAL_OPEN_WAIT_MS);
 		if (o.fd < 0) {
 			log_msg(LOG_ERROR, "opening %s: %s", o.path, strerror(errno));
 			return PYRO_EXIT_FAILURE;

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/evloop.h"
@@ -114,4 +117,60 @@ int agent_serial_serve(int line_fd, uint32_t port, int stop_fd, struct vmux_link
 	evloop_close(&s->loop);
 	free(s);
 	return rc;
+}
+
+#define VIRTIO_PORTS_DEV "/dev/virtio-ports/"
+#define VIRTIO_PORTS_SYS "/sys/class/virtio-ports"
+
+/* /dev/vportXpY for the port called `name`, or -1 (ENOENT). */
+static int open_by_name(const char *name)
+{
+	DIR *d = opendir(VIRTIO_PORTS_SYS);
+	if (!d)
+		return -1;
+	int fd = -1;
+	struct dirent *de;
+	while (fd < 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[300], got[128] = "";
+		snprintf(path, sizeof path, VIRTIO_PORTS_SYS "/%s/name", de->d_name);
+		int nfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nfd < 0)
+			continue;
+		ssize_t n = read(nfd, got, sizeof got - 1);
+		close(nfd);
+		if (n <= 0)
+			continue;
+		got[n] = '\0';
+		got[strcspn(got, "\n")] = '\0';
+		if (strcmp(got, name) != 0)
+			continue;
+		snprintf(path, sizeof path, "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	}
+	closedir(d);
+	if (fd < 0)
+		errno = ENOENT;
+	return fd;
+}
+
+int agent_serial_open(const char *path, int wait_ms)
+{
+	const char *name = strncmp(path, VIRTIO_PORTS_DEV, strlen(VIRTIO_PORTS_DEV)) == 0
+				   ? path + strlen(VIRTIO_PORTS_DEV)
+				   : NULL;
+	for (int waited = 0;; waited += 20) {
+		int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		if (name && (fd = open_by_name(name)) >= 0)
+			return fd;
+		if (waited >= wait_ms) {
+			errno = ENOENT;
+			return -1;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 }

@@ -80,6 +80,40 @@ TEST(qemu_args_kvm_minimal_writable)
 	CHECK(same_argv(want));
 }
 
+/* What the VM supervisor asks for: the agent on an inherited socketpair
+ * end, the base image behind a throw-away overlay (so "rw" for the guest
+ * while the file stays pristine). */
+TEST(qemu_args_supervisor_plan_fd_agent_snapshot_root)
+{
+	struct qemu_plan p = {
+		.kernel = "/env/vmlinux", .rootfs = "/env/rootfs.ext4", .rootfs_snapshot = true,
+		.vcpus = 1, .mem_mib = 1024, .accel = QEMU_ACCEL_KVM, .console_log = "/vm/c.log",
+		.agent_fd = 3,
+	};
+	struct pyro_err err = { 0 };
+	CHECK(qemu_args_build(&p, &out, &err) == 0);
+	const char *want[] = {
+		"qemu-system-x86_64", "-M", "microvm,acpi=off", "-accel", "kvm", "-cpu", "host",
+		"-smp", "1", "-m", "1024", "-nodefaults", "-no-user-config", "-nographic",
+		"-no-reboot", "-kernel", "/env/vmlinux", "-append",
+		"console=ttyS0 root=/dev/vda rw reboot=t panic=-1",
+		"-chardev", "file,id=console,path=/vm/c.log", "-serial", "chardev:console",
+		"-drive", "id=root,file=/env/rootfs.ext4,format=raw,if=none,snapshot=on",
+		"-device", "virtio-blk-device,drive=root",
+		"-device", "virtio-serial-device",
+		"-chardev", "socket,id=agent,fd=3,server=off",
+		"-device", "virtserialport,chardev=agent,name=pyro.agent", NULL,
+	};
+	CHECK(same_argv(want));
+	p.agent_socket = "/vm/agent.sock";
+	CHECK(qemu_args_build(&p, &out, &err) == -1);
+	CHECK(err.code == PYRO_EXIT_USAGE && strstr(err.msg, "not both"));
+	p.agent_socket = NULL;
+	p.rootfs = NULL;
+	CHECK(qemu_args_build(&p, &out, &err) == -1);
+	CHECK(strstr(err.msg, "snapshot drive needs a rootfs"));
+}
+
 TEST(qemu_args_no_rootfs_no_root_key)
 {
 	struct qemu_plan p = { .kernel = "k", .vcpus = 1, .mem_mib = 128,

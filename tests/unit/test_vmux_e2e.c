@@ -39,7 +39,14 @@ struct rig {
 	char sock[160];
 	int guest_fd, line_fd; /* the two ends of the "virtio-serial port" */
 	struct side guest, host;
+	int sessions_up;       /* session_up callbacks seen (host thread) */
 };
+
+static void count_session(void *ctx)
+{
+	struct rig *r = ctx;
+	__atomic_add_fetch(&r->sessions_up, 1, __ATOMIC_SEQ_CST);
+}
 
 
 static void *guest_main(void *arg)
@@ -54,7 +61,8 @@ static void *host_main(void *arg)
 {
 	struct rig *r = arg;
 	struct vmux_host_opts o = { .stop_fd = r->host.stop[0], .hello_retry_ms = 300,
-				    .stats = &r->host.stats };
+				    .stats = &r->host.stats, .session_up = count_session,
+				    .session_ctx = r };
 	r->host.rc = vmux_host_serve(r->line_fd, r->sock, &o, &r->host.err);
 	return NULL;
 }
@@ -207,6 +215,8 @@ TEST(vmux_agent_actions_through_the_mux)
 	struct pyro_err err;
 	CHECK(agentclient_hello(&t, doc, &resp, &err) == 0);
 	CHECK_STR(json_get_str(resp, "agent"), "pyro-guest-agent");
+	/* The supervisor's readiness signal: exactly one session came up. */
+	CHECK(__atomic_load_n(&r.sessions_up, __ATOMIC_SEQ_CST) == 1);
 
 	/* 1 MiB of output: many DATA frames, several window updates. */
 	struct agent_exec_request rq = { .command = MIB_CMD, .timeout_seconds = 20 };

@@ -1,0 +1,243 @@
+/* Starting the VMM of one VM (vmlaunch.h). */
+#include "vmlaunch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentclient.h"
+#include "atomicfile.h"
+#include "buf.h"
+#include "exitcodes.h"
+#include "hostprobe.h"
+#include "paths.h"
+#include "qemu_args.h"
+
+/* The agent as pyro-init starts it in a QEMU guest: on the virtio-serial
+ * port named by qemu_args.h, multiplexed with vmux. */
+#define QEMU_AGENT_ARG "--serial,/dev/virtio-ports/pyro.agent"
+/* The fd number QEMU gets its end of the agent line on. */
+#define QEMU_LINE_FD 3
+
+int vmlaunch_cmdline_keys(const struct vm_record *r, const char *agent_arg, char *store,
+			  size_t cap, const char **keys, size_t max_keys, struct pyro_err *err)
+{
+	size_t used = 0, n = 0;
+	char dns[3 * 47];
+	dns[0] = '\0';
+	for (int i = 0; i < r->net.dns_count; i++)
+		snprintf(dns + strlen(dns), sizeof dns - strlen(dns), "%s%s", i ? "," : "",
+			 r->net.dns[i]);
+	const char *prefix_len = strchr(r->net.subnet_cidr, '/');
+	char want[8][200];
+	size_t w = 0;
+	snprintf(want[w++], sizeof want[0], "pyro.agent=%s", agent_arg);
+	/* The VM ends by reboot, which -no-reboot turns into QEMU's exit. */
+	snprintf(want[w++], sizeof want[0], "pyro.stop_grace=5");
+	if (r->net.enabled) {
+		snprintf(want[w++], sizeof want[0], "pyro.guest_ip=%s", r->net.guest_ip);
+		if (prefix_len)
+			snprintf(want[w++], sizeof want[0], "pyro.netmask=%s", prefix_len + 1);
+		snprintf(want[w++], sizeof want[0], "pyro.gateway_ip=%s", r->net.gateway_ip);
+		if (*dns)
+			snprintf(want[w++], sizeof want[0], "pyro.dns=%s", dns);
+	}
+	for (size_t i = 0; i < w; i++) {
+		size_t len = strlen(want[i]) + 1;
+		if (n + 1 >= max_keys || used + len > cap)
+			return pyro_err_set(err, PYRO_EXIT_FAILURE, "the kernel command line keys do not fit");
+		memcpy(store + used, want[i], len);
+		keys[n++] = store + used;
+		used += len;
+	}
+	keys[n] = NULL;
+	return 0;
+}
+
+/* /proc/sys/kernel/random/boot_id: the TSC rate is fixed for one boot. */
+static void boot_id(char *out, size_t cap)
+{
+	out[0] = '\0';
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return;
+	if (fgets(out, (int)cap, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+int vmlaunch_tsc_khz(unsigned long *khz, struct pyro_err *err)
+{
+	if (getenv("PYRO_TSC_KHZ"))
+		return qemu_host_tsc_khz(khz, err);
+	char cache[PATH_MAX], path[PATH_MAX + 64], id[64];
+	boot_id(id, sizeof id);
+	bool can_cache = *id && paths_cache_dir(cache, sizeof cache, NULL) == 0 &&
+			 (size_t)snprintf(path, sizeof path, "%s/host/tsc-khz", cache) < sizeof path;
+	if (can_cache) {
+		FILE *f = fopen(path, "re");
+		char line[128];
+		if (f) {
+			char fid[64];
+			unsigned long v;
+			if (fgets(line, sizeof line, f) && sscanf(line, "%63s %lu", fid, &v) == 2 &&
+			    strcmp(fid, id) == 0 && v >= 1000) {
+				fclose(f);
+				*khz = v;
+				return 0;
+			}
+			fclose(f);
+		}
+	}
+	if (qemu_host_tsc_khz(khz, err) < 0)
+		return -1;
+	if (can_cache) {
+		char dir[PATH_MAX + 8], line[128];
+		snprintf(dir, sizeof dir, "%s/host", cache);
+		mkdir(cache, 0700);
+		mkdir(dir, 0700);
+		int n = snprintf(line, sizeof line, "%s %lu\n", id, *khz);
+		(void)atomicfile_write(path, line, (size_t)n, 0644, NULL);
+	}
+	return 0;
+}
+
+/* fork + exec argv with the VM dir's log as stdout/stderr, keep_fd moved
+ * to QEMU_LINE_FD (when >= 0), and a parent-death signal, so the VMM never
+ * outlives its supervisor. */
+static int spawn_vmm(const struct vm_record *r, char *const *argv, const char *log_name,
+		     int keep_fd, pid_t *pid, struct pyro_err *err)
+{
+	char logpath[PATH_MAX], tmpdir[PATH_MAX + 16];
+	if (vm_path(r, log_name, logpath, sizeof logpath, err) < 0)
+		return -1;
+	snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", r->dir);
+	int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		int e = errno;
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return pyro_err_sys(err, e, "opening %s", logpath);
+	}
+	pid_t parent = getpid();
+	pid_t p = fork();
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(nullfd, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (keep_fd >= 0) {
+			if (keep_fd == QEMU_LINE_FD)
+				fcntl(keep_fd, F_SETFD, 0);
+			else
+				dup2(keep_fd, QEMU_LINE_FD);
+		}
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		/* QEMU's snapshot=on overlay goes to $TMPDIR: keep it in the VM
+		 * dir (same file system as the VM's other files, removed with it). */
+		putenv(tmpdir);
+		execvp(argv[0], argv);
+		dprintf(2, "pyro-vmm: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	int e = errno;
+	close(logfd);
+	close(nullfd);
+	if (p < 0)
+		return pyro_err_sys(err, e, "starting %s (fork)", argv[0]);
+	*pid = p;
+	return 0;
+}
+
+static int launch_qemu(const struct vm_record *r, const char *initrd, struct vm_launch *out,
+		       struct pyro_err *err)
+{
+	char console[PATH_MAX], qemu[PATH_MAX];
+	if (vm_path(r, "console.log", console, sizeof console, err) < 0)
+		return -1;
+	if (!hostprobe_find_exe("qemu-system-x86_64", "PYRO_QEMU", qemu, sizeof qemu))
+		return pyro_err_set(err, PYRO_EXIT_FAILURE,
+				    "qemu-system-x86_64 is not installed (apt-get install "
+				    "qemu-system-x86, or set PYRO_QEMU to its path)");
+	char keystore[1024];
+	const char *keys[12];
+	if (vmlaunch_cmdline_keys(r, QEMU_AGENT_ARG, keystore, sizeof keystore, keys, 12, err) < 0)
+		return -1;
+	struct qemu_plan plan = {
+		.qemu = qemu,
+		.kernel = r->kernel_image,
+		.initrd = initrd,
+		.rootfs = r->rootfs_image,
+		.rootfs_snapshot = true,
+		.vcpus = (unsigned)r->vcpu_count,
+		.mem_mib = (unsigned)r->mem_mib,
+		.accel = strcmp(r->accel, "tcg") == 0 ? QEMU_ACCEL_TCG : QEMU_ACCEL_KVM,
+		.acpi = true,
+		.console_log = console,
+		.agent_fd = QEMU_LINE_FD,
+		.user_net = r->net.enabled,
+		.quiet = true,
+		.cmdline_keys = keys,
+	};
+	if (plan.accel == QEMU_ACCEL_TCG && vmlaunch_tsc_khz(&plan.tsc_khz, err) < 0)
+		return -1;
+	static struct qemu_argv av; /* 8 KB; the supervisor launches once */
+	if (qemu_args_build(&plan, &av, err) < 0)
+		return -1;
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return pyro_err_sys(err, errno, "creating the agent line (socketpair)");
+	int rc = spawn_vmm(r, av.argv, "qemu.log", sp[1], &out->vmm_pid, err);
+	close(sp[1]);
+	if (rc < 0) {
+		close(sp[0]);
+		return -1;
+	}
+	out->line_fd = sp[0];
+	return 0;
+}
+
+int vmlaunch_start(const struct vm_record *r, const char *initrd, struct vm_launch *out,
+		   struct pyro_err *err)
+{
+	out->vmm_pid = 0;
+	out->line_fd = -1;
+	if (strcmp(r->backend, "qemu") == 0)
+		return launch_qemu(r, initrd, out, err);
+	return pyro_err_set(err, PYRO_EXIT_USAGE, "backend '%s' has no VMM to launch", r->backend);
+}
+
+int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, struct pyro_err *err)
+{
+	(void)vmm_pid;
+	return pyro_err_set(err, PYRO_EXIT_USAGE, "backend '%s' has no agent socket to wait for",
+			    r->backend);
+}
+
+void vmlaunch_cleanup(const struct vm_record *r, struct vm_launch *l)
+{
+	if (l->line_fd >= 0)
+		close(l->line_fd);
+	l->line_fd = -1;
+	char path[PATH_MAX];
+	if (vm_path(r, "agent.sock", path, sizeof path, NULL) == 0)
+		unlink(path);
+}
