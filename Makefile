@@ -196,10 +196,18 @@ integration-san: $(BUILD)/pyro-san
 
 # Real guests under QEMU (tests/guest/): pyro's own initramfs (mkinitramfs)
 # and QEMU command line (qemuargs) boot the env-test bundle.
+# `guest` (part of make test) runs pyro run in real guests: tests/guest/*.test
+# with the integration helpers; test-guest adds raw boots (GUEST_BOOTS) and
+# more runs in a row (GUEST_RUNS).
 GUEST_BOOTS ?= 1
-.PHONY: test-guest
+GUEST_RUNS ?= 20
+.PHONY: test-guest guest
+guest: $(BUILD)/pyro env-test
+	@PYRO_TESTS_DIR=tests/guest PYRO_TIER_NAME=guest PYRO_GUEST_RUNS=$(GUEST_RUNS) \
+		PYRO_TEST_BUNDLE=$(abspath $(BUILD)/env/test) tests/integration/run.sh $(BUILD)/pyro
 test-guest: $(BUILD)/pyro $(BUILD)/tests/mkinitramfs $(BUILD)/tests/qemuargs env-test
 	@tests/guest/boot.sh $(BUILD)/pyro $(BUILD)/env/test $(GUEST_BOOTS)
+	@$(MAKE) --no-print-directory guest
 
 unit-san: $(BUILD)/unit-san
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/unit-san
@@ -227,7 +235,7 @@ integration: $(BUILD)/pyro $(TEST_TOOLS) env-test
 
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san && \
+	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest && \
 	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
 
 demo: $(BUILD)/pyro

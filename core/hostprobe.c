@@ -153,3 +153,14 @@ bool hostprobe_kvm_usable(const struct host_report *r)
 {
 	return r->kvm.exists && r->kvm.readable && r->kvm.writable;
 }
+
+void hostprobe_boot_id(char *out, size_t cap)
+{
+	out[0] = '\0';
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return;
+	if (fgets(out, (int)cap, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}

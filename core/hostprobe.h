@@ -55,4 +55,8 @@ bool hostprobe_kvm_usable(const struct host_report *r);
  * `name` on $PATH. Returns true and writes the path into out when found. */
 bool hostprobe_find_exe(const char *name, const char *override_var, char *out, size_t cap);
 
+/* /proc/sys/kernel/random/boot_id (one line, "" when unreadable): a key
+ * for facts about the host that hold until it reboots. */
+void hostprobe_boot_id(char *out, size_t cap);
+
 #endif

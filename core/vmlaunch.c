@@ -64,24 +64,13 @@ int vmlaunch_cmdline_keys(const struct vm_record *r, const char *agent_arg, char
 	return 0;
 }
 
-/* /proc/sys/kernel/random/boot_id: the TSC rate is fixed for one boot. */
-static void boot_id(char *out, size_t cap)
-{
-	out[0] = '\0';
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (!f)
-		return;
-	if (fgets(out, (int)cap, f))
-		out[strcspn(out, "\n")] = '\0';
-	fclose(f);
-}
 
 int vmlaunch_tsc_khz(unsigned long *khz, struct pyro_err *err)
 {
 	if (getenv("PYRO_TSC_KHZ"))
 		return qemu_host_tsc_khz(khz, err);
 	char cache[PATH_MAX], path[PATH_MAX + 64], id[64];
-	boot_id(id, sizeof id);
+	hostprobe_boot_id(id, sizeof id);
 	bool can_cache = *id && paths_cache_dir(cache, sizeof cache, NULL) == 0 &&
 			 (size_t)snprintf(path, sizeof path, "%s/host/tsc-khz", cache) < sizeof path;
 	if (can_cache) {

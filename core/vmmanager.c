@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "hostprobe.h"
 #include "initramfs.h"
+#include "kvmprobe.h"
 #include "lock.h"
 #include "paths.h"
 #include "spawn.h"
@@ -78,6 +79,11 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 	bool tcg_ok = accel && strcmp(accel, "tcg") == 0;
 	bool fc = hostprobe_find_exe("firecracker", "PYRO_FIRECRACKER", path, sizeof path);
 	bool qemu = hostprobe_find_exe("qemu-system-x86_64", "PYRO_QEMU", path, sizeof path);
+	char kvm_broken[400] = "";
+	/* The device opening is not enough (kvmprobe.h): ask QEMU, once per
+	 * host boot, unless TCG was chosen anyway. */
+	if (kvm && qemu && !tcg_ok && !kvmprobe_qemu(path, kvm_broken, sizeof kvm_broken, NULL))
+		kvm = false;
 	if (forced && *forced) {
 		if (!strcmp(forced, "host")) {
 			if (allow_host_compat)
@@ -116,8 +122,9 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 		snprintf(c->accel, sizeof c->accel, "%s", kvm && !tcg_ok ? "kvm" : "tcg");
 		if (accel && !strcmp(accel, "kvm") && !kvm) {
 			c->backend[0] = c->accel[0] = '\0';
-			snprintf(c->why, sizeof c->why,
-				 "PYRO_ACCEL=kvm but /dev/kvm cannot be opened read-write by this user");
+			snprintf(c->why, sizeof c->why, "PYRO_ACCEL=kvm but KVM is not usable: %s",
+				 *kvm_broken ? kvm_broken
+					     : "/dev/kvm cannot be opened read-write by this user");
 		}
 		return;
 	}
@@ -130,7 +137,9 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 		 "/dev/kvm), or set PYRO_ACCEL=tcg to boot under QEMU software emulation "
 		 "(10-50x slower), or pass --allow-host-compat (MCP: allow_host_compat) to run "
 		 "the command on the host instead",
-		 kvm ? "/dev/kvm is usable" : "/dev/kvm is missing or not usable by this user",
+		 kvm	      ? "/dev/kvm is usable"
+		 : *kvm_broken ? kvm_broken
+			       : "/dev/kvm is missing or not usable by this user",
 		 qemu ? "qemu-system-x86_64 is installed"
 		      : "neither firecracker nor qemu-system-x86_64 is installed "
 			"(apt-get install qemu-system-x86)");
@@ -477,6 +486,26 @@ static struct agent_target agent_target(const struct vm_record *r, char *sock, s
 				      .port = VM_AGENT_PORT, .timeout_ms = HELLO_TIMEOUT_MS };
 }
 
+/* True when the VM's supervisor or VMM is gone, with the supervisor's
+ * account of why in `why` (it writes vmm-exit.json as it ends: give it a
+ * moment). Used to turn "connection reset" into what really happened. */
+static bool vm_died(const struct vm_record *r, char *why, size_t cap)
+{
+	why[0] = '\0';
+	if (procid_alive(&r->supervisor) && (r->vmm.pid <= 0 || procid_alive(&r->vmm)))
+		return false;
+	for (int i = 0; i < 100 && !*why; i++) {
+		vmsup_exit_reason(r, why, cap);
+		if (!*why) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!*why)
+		snprintf(why, cap, "its VMM is no longer running");
+	return true;
+}
+
 static int start_guest(struct vm_record *r, struct pyro_err *err)
 {
 	char exe[PATH_MAX], initrd[PATH_MAX], sock[PATH_MAX], cache[PATH_MAX];
@@ -505,9 +534,14 @@ static int start_guest(struct vm_record *r, struct pyro_err *err)
 	int rc = doc ? agentclient_hello(&t, doc, &resp, err) : -1;
 	json_doc_free(doc);
 	if (rc < 0) {
+		char why[600];
+		if (vm_died(r, why, sizeof why))
+			pyro_err_set(err, PYRO_EXIT_FAILURE, "the VM died during boot: %s", why);
+		else
+			pyro_err_wrap(err, "the guest booted but its agent did not answer hello");
 		struct pyro_err ignored = { 0 };
 		vmsup_stop(r, SUPERVISOR_STOP_MS, &ignored);
-		return pyro_err_wrap(err, "the guest booted but its agent did not answer hello");
+		return -1;
 	}
 	return 0;
 }
@@ -647,20 +681,10 @@ static int exec_guest(struct vm_record *r, const char *command, int timeout_s,
 		res->exit_code = ar.exit_code;
 		res->duration_ms = ar.duration_ms;
 		res->timed_out = ar.timed_out;
-	} else if (!procid_alive(&r->supervisor) || (r->vmm.pid > 0 && !procid_alive(&r->vmm))) {
-		/* The agent went silent because the machine under it died:
-		 * say that, with the supervisor's account, not "connection
-		 * reset". Give the supervisor a moment to write it. */
-		char why[600] = "";
-		for (int i = 0; i < 100 && !*why; i++) {
-			vmsup_exit_reason(r, why, sizeof why);
-			if (!*why) {
-				struct timespec ts = { 0, 10 * 1000 * 1000 };
-				nanosleep(&ts, NULL);
-			}
-		}
-		pyro_err_set(err, PYRO_EXIT_FAILURE, "the VM died while the command ran: %s",
-			     *why ? why : "its VMM is no longer running");
+	} else {
+		char why[600];
+		if (vm_died(r, why, sizeof why))
+			pyro_err_set(err, PYRO_EXIT_FAILURE, "the VM died while the command ran: %s", why);
 	}
 	json_doc_free(doc);
 	return rc;

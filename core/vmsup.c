@@ -39,7 +39,9 @@
 struct sup {
 	struct vm_record rec;
 	const char *initrd;
-	int status_fd;              /* -1 once reported */
+	int status_fd;              /* -1 once closed (only the main thread closes it) */
+	bool reported;              /* "ready" or "error" was written */
+	int wake;                   /* eventfd: the vmux thread reported "ready" */
 	pthread_mutex_t status_mu;
 	pid_t vmm_pid;
 	int line_fd;                /* our end of the agent line */
@@ -56,8 +58,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One line to the starter, at most once for "ready"/"error" (then the fd
- * is closed: EOF tells the starter there is nothing more). */
+/* One line to the starter; after a final one ("ready"/"error") nothing
+ * more is written. The fd is closed only by the main thread (status_close):
+ * it may be in the main thread's poll set, and closing it from the vmux
+ * thread could let a new socket take its number mid-poll. */
 static void status_line(struct sup *s, bool final, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void status_line(struct sup *s, bool final, const char *fmt, ...)
@@ -76,12 +80,21 @@ static void status_line(struct sup *s, bool final, const char *fmt, ...)
 			line[i] = ' ';
 	line[n++] = '\n';
 	pthread_mutex_lock(&s->status_mu);
-	if (s->status_fd >= 0) {
+	if (s->status_fd >= 0 && !s->reported) {
 		(void)!atomicfile_write_all(s->status_fd, line, (size_t)n);
-		if (final) {
-			close(s->status_fd);
-			s->status_fd = -1;
-		}
+		if (final)
+			s->reported = true;
+	}
+	pthread_mutex_unlock(&s->status_mu);
+}
+
+/* Main thread only: EOF for the starter once the final line is out. */
+static void status_close(struct sup *s)
+{
+	pthread_mutex_lock(&s->status_mu);
+	if (s->status_fd >= 0 && s->reported) {
+		close(s->status_fd);
+		s->status_fd = -1;
 	}
 	pthread_mutex_unlock(&s->status_mu);
 }
@@ -91,6 +104,8 @@ static void on_session_up(void *ctx)
 	struct sup *s = ctx;
 	log_msg(LOG_INFO, "vm %s: the guest agent is up", s->rec.vm_id);
 	status_line(s, true, "ready");
+	uint64_t one = 1;
+	(void)!write(s->wake, &one, sizeof one);
 }
 
 static void *vmux_main(void *arg)
@@ -295,7 +310,8 @@ int vmsup_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	s.vmux_stop = eventfd(0, EFD_CLOEXEC);
-	if (sfd < 0 || s.vmux_stop < 0) {
+	s.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sfd < 0 || s.vmux_stop < 0 || s.wake < 0) {
 		status_line(&s, true, "error the VM supervisor cannot make its signalfd/eventfd: %s",
 			    strerror(errno));
 		return PYRO_EXIT_FAILURE;
@@ -342,24 +358,28 @@ int vmsup_main(int argc, char **argv)
 	bool vmm_reaped = false;
 	bool owner_gone = false;
 	while (!reason) {
-		struct pollfd p[3] = {
+		status_close(&s);
+		struct pollfd p[4] = {
 			{ sfd, POLLIN, 0 },
 			{ owner_fd, POLLIN, 0 },
-			{ -1, 0, 0 },
+			{ s.status_fd, 0, 0 },
+			{ s.wake, POLLIN, 0 },
 		};
 		/* Before "ready" the starter must still be waiting: a closed
-		 * reader end shows as POLLERR on our write end. */
-		pthread_mutex_lock(&s.status_mu);
-		p[2].fd = s.status_fd;
-		pthread_mutex_unlock(&s.status_mu);
+		 * reader end shows as POLLERR on our write end. (status_fd is
+		 * only closed by this thread, so it is stable here.) */
 		double left = s.rec.expires_at - now_s();
 		int timeout = left <= 0 ? 0 : left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
 		/* Without a pidfd the owner is looked at once a second. */
 		if (s.rec.owner.pid > 0 && owner_fd < 0 && timeout > 1000)
 			timeout = 1000;
-		int n = poll(p, 3, timeout);
+		int n = poll(p, 4, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
+		if (n > 0 && (p[3].revents & POLLIN)) {
+			uint64_t v;
+			(void)!read(s.wake, &v, sizeof v);
+		}
 		if (n > 0 && (p[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD) {
@@ -396,7 +416,10 @@ int vmsup_main(int argc, char **argv)
 				 (long)s.rec.owner.pid);
 			break;
 		}
-		if (p[2].fd >= 0 && n > 0 && (p[2].revents & (POLLERR | POLLHUP))) {
+		pthread_mutex_lock(&s.status_mu);
+		bool reported = s.reported;
+		pthread_mutex_unlock(&s.status_mu);
+		if (p[2].fd >= 0 && n > 0 && !reported && (p[2].revents & (POLLERR | POLLHUP))) {
 			reason = "starter_gone";
 			snprintf(detail, sizeof detail, "the process starting the VM went away");
 			break;
@@ -413,6 +436,7 @@ int vmsup_main(int argc, char **argv)
 	}
 	log_msg(LOG_INFO, "vm %s: %s", s.rec.vm_id, detail);
 	status_line(&s, true, "error %s", detail); /* no-op once "ready" was sent */
+	status_close(&s);
 	stop_vmux(&s);
 	if (!vmm_reaped)
 		stop_vmm(&s, sfd, &vmm_status);

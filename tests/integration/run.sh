@@ -15,6 +15,9 @@ shift
 NAMES=("$@")
 export PYRO
 HERE=$(cd "$(dirname "$0")" && pwd)
+# The *.test files to source: this directory's, or PYRO_TESTS_DIR's (the
+# guest tier in tests/guest/ uses these same helpers).
+TESTS_DIR=${PYRO_TESTS_DIR:-$HERE}
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pyro-integration.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 export SCRATCH
@@ -63,7 +66,7 @@ skip() {
 	printf 'SKIP %s: %s\n' "$1" "$2" >&2
 }
 
-for t in "$HERE"/*.test; do
+for t in "$TESTS_DIR"/*.test; do
 	if ((${#NAMES[@]})); then
 		want=0
 		for n in "${NAMES[@]}"; do [[ $(basename "$t" .test) == "$n" ]] && want=1; done
@@ -72,5 +75,5 @@ for t in "$HERE"/*.test; do
 	# shellcheck disable=SC1090
 	source "$t"
 done
-printf 'integration: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+printf '%s: %d passed, %d failed, %d skipped\n' "${PYRO_TIER_NAME:-integration}" "$passed" "$failed" "$skipped"
 [[ $failed -eq 0 ]]
