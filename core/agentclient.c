@@ -95,6 +95,57 @@ static int read_line(int fd, char *dst, size_t cap, int64_t deadline_ms)
 	return -1;
 }
 
+/* "OK <decimal>" and nothing else: Firecracker's acknowledgement names
+ * the host-side port it assigned (docs/vsock.md), vmux_host's the stream. */
+static bool is_ok_line(const char *line)
+{
+	if (strncmp(line, "OK ", 3) != 0)
+		return false;
+	size_t digits = strspn(line + 3, "0123456789");
+	return digits >= 1 && digits <= 10 && line[3 + digits] == '\0';
+}
+
+/* Firecracker's hybrid vsock: send "CONNECT <port>\n", read the answer
+ * line. Firecracker closes the connection when nothing in the guest
+ * listens on the port, so EOF here names that, not the socket. */
+static int hybrid_handshake(int fd, const struct agent_target *t, const char *where,
+			    int64_t deadline_ms, struct pyro_err *err)
+{
+	char line[128];
+	int n = snprintf(line, sizeof line, "CONNECT %u\n", t->port);
+	struct pyro_err werr = { 0 };
+	if (agentproto_write_all(fd, line, (size_t)n, deadline_ms, &werr) < 0 ||
+	    read_line(fd, line, sizeof line, deadline_ms) < 0) {
+		int e = errno;
+		if (werr.code == PYRO_EXIT_TIMEOUT || e == ETIMEDOUT)
+			return pyro_err_set(err, PYRO_EXIT_TIMEOUT,
+					    "cannot reach the guest agent at %s: no answer to CONNECT "
+					    "%u in time (is the VM running?)", where, t->port);
+		if (e == ECONNRESET || e == EPIPE)
+			return pyro_err_set(err, PYRO_EXIT_FAILURE,
+					    "cannot reach the guest agent at %s: the vsock bridge "
+					    "closed the connection after CONNECT %u, so nothing in the "
+					    "guest listens on port %u (is the guest agent running?)",
+					    where, t->port, t->port);
+		if (e == EPROTO)
+			return pyro_err_set(err, PYRO_EXIT_FAILURE,
+					    "vsock bridge at %s answered CONNECT %u with a line longer "
+					    "than %zu bytes", where, t->port, sizeof line - 1);
+		return pyro_err_sys(err, e, "cannot reach the guest agent at %s", where);
+	}
+	if (is_ok_line(line))
+		return 0;
+	for (char *c = line; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
+	if (strcmp(line, "OK") == 0 || strncmp(line, "OK ", 3) == 0)
+		return pyro_err_set(err, PYRO_EXIT_FAILURE,
+				    "vsock bridge at %s answered CONNECT %u with '%.40s', not "
+				    "'OK <port>'", where, t->port, line);
+	return pyro_err_set(err, PYRO_EXIT_FAILURE, "vsock bridge at %s rejected port %u: %.80s",
+			    where, t->port, line);
+}
+
 int agentclient_connect(const struct agent_target *t, int64_t deadline_ms, struct pyro_err *err)
 {
 	char where[160];
@@ -122,20 +173,9 @@ int agentclient_connect(const struct agent_target *t, int64_t deadline_ms, struc
 		pyro_err_sys(err, errno, "cannot reach the guest agent at %s", where);
 		return -1;
 	}
-	if (t->uds_path && t->hybrid_connect) {
-		char line[128];
-		int n = snprintf(line, sizeof line, "CONNECT %u\n", t->port);
-		struct pyro_err werr;
-		if (agentproto_write_all(fd, line, (size_t)n, deadline_ms, &werr) < 0 ||
-		    read_line(fd, line, sizeof line, deadline_ms) < 0)
-			goto unreachable;
-		if (strncmp(line, "OK ", 3) != 0) {
-			pyro_err_set(err, PYRO_EXIT_FAILURE,
-				     "vsock bridge at %s rejected port %u: %.80s", where, t->port,
-				     line);
-			close(fd);
-			return -1;
-		}
+	if (t->uds_path && t->hybrid_connect && hybrid_handshake(fd, t, where, deadline_ms, err)) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 unreachable:;

@@ -18,7 +18,10 @@
  * host cannot tell); "cannot reach the guest agent at ...: <why>" when
  * nothing answers the connect (PYRO_EXIT_FAILURE); "the guest agent did not
  * answer within N s" (PYRO_EXIT_TIMEOUT); framing problems as agentproto
- * reports them. timeout_ms bounds the whole call (connect, send, answer);
+ * reports them. With hybrid_connect the answer must be exactly "OK
+ * <decimal>"; anything else is refused with the line quoted, and a bridge
+ * that closes after CONNECT is reported as nothing in the guest listening
+ * on the port (what Firecracker does then, docs/vsock.md). timeout_ms bounds the whole call (connect, send, answer);
  * 0 means the default (30 s), < 0 waits forever.
  *
  * Ownership: everything returned lives in the caller's doc or buffers; the
