@@ -22,6 +22,10 @@
 #include "hostprobe.h"
 #include "paths.h"
 #include "qemu_args.h"
+#include "fcconfig.h"
+#include "netplan.h"
+#include "vmdisk.h"
+#include "vmsup.h"
 
 /* The agent as pyro-init starts it in a QEMU guest: on the virtio-serial
  * port named by qemu_args.h, multiplexed with vmux. */
@@ -204,6 +208,103 @@ static int launch_qemu(const struct vm_record *r, const char *initrd, struct vm_
 	return 0;
 }
 
+/* ---- Firecracker ---- */
+
+/* The agent as pyro-init starts it in a Firecracker guest: on AF_VSOCK,
+ * which Firecracker bridges to the hybrid UNIX socket agent.sock. */
+#define FC_AGENT_ARG "--vsock,5005"
+#define FC_GUEST_CID 3
+
+static void net_config_of(const struct vm_record *r, struct net_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->tap_name, sizeof c->tap_name, "%s", r->net.tap_name);
+	snprintf(c->guest_ip, sizeof c->guest_ip, "%s", r->net.guest_ip);
+	snprintf(c->gateway_ip, sizeof c->gateway_ip, "%s", r->net.gateway_ip);
+	snprintf(c->subnet_cidr, sizeof c->subnet_cidr, "%s", r->net.subnet_cidr);
+	snprintf(c->mac_address, sizeof c->mac_address, "%s", r->net.mac_address);
+	for (int i = 0; i < r->net.dns_count && i < NETPLAN_MAX_DNS; i++)
+		snprintf(c->dns_servers[i], sizeof c->dns_servers[i], "%s", r->net.dns[i]);
+	c->dns_count = r->net.dns_count;
+	c->slot = (unsigned)r->net.slot;
+}
+
+static int tap_commands(const struct vm_record *r, bool setup, struct netplan_cmds *cmds,
+			struct pyro_err *err)
+{
+	struct net_config c;
+	net_config_of(r, &c);
+	struct netplan_opts o = { .vm_id = r->vm_id, .sudo = geteuid() != 0,
+				  .set_tap_owner = geteuid() != 0, .tap_owner_uid = getuid() };
+	if (netplan_find_firewall(NULL, &o.firewall, err) < 0)
+		return -1;
+	return setup ? netplan_setup_commands(&c, &o, cmds, err)
+		     : netplan_teardown_commands(&c, &o, cmds, err);
+}
+
+static int launch_firecracker(const struct vm_record *r, const char *initrd,
+			      struct vm_launch *out, struct pyro_err *err)
+{
+	char fc[PATH_MAX], rootfs[PATH_MAX], config[PATH_MAX], log[PATH_MAX], sock[PATH_MAX];
+	if (!hostprobe_find_exe("firecracker", "PYRO_FIRECRACKER", fc, sizeof fc))
+		return pyro_err_set(err, PYRO_EXIT_FAILURE,
+				    "firecracker is not installed (put it on PATH or set "
+				    "PYRO_FIRECRACKER to its path)");
+	if (vm_path(r, "rootfs.ext4", rootfs, sizeof rootfs, err) < 0 ||
+	    vm_path(r, "firecracker.json", config, sizeof config, err) < 0 ||
+	    vm_path(r, "firecracker.log", log, sizeof log, err) < 0 ||
+	    vm_path(r, "agent.sock", sock, sizeof sock, err) < 0)
+		return -1;
+	/* Firecracker writes to the root image: each VM boots its own copy
+	 * (a reflink where the file system can, else a sparse copy). */
+	struct stat st;
+	if (stat(rootfs, &st) < 0 && vmdisk_clone(r->rootfs_image, rootfs, NULL, err) < 0)
+		return -1;
+	char keystore[1024], boot_args[2048];
+	const char *keys[12];
+	if (vmlaunch_cmdline_keys(r, FC_AGENT_ARG, keystore, sizeof keystore, keys, 12, err) < 0)
+		return -1;
+	/* Firecracker's own recommended base line (no PCI, i8042 off, the
+	 * console on ttyS0), then pyro's keys. */
+	size_t used = (size_t)snprintf(boot_args, sizeof boot_args,
+				       "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux "
+				       "i8042.nomux i8042.dumbkbd quiet root=/dev/vda rw");
+	for (size_t i = 0; keys[i] && used < sizeof boot_args; i++)
+		used += (size_t)snprintf(boot_args + used, sizeof boot_args - used, " %s", keys[i]);
+	if (used >= sizeof boot_args)
+		return pyro_err_set(err, PYRO_EXIT_FAILURE, "the kernel command line does not fit");
+	struct fc_plan plan = {
+		.kernel = r->kernel_image,
+		.initrd = initrd,
+		.rootfs = rootfs,
+		.vcpus = (unsigned)r->vcpu_count,
+		.mem_mib = (unsigned)r->mem_mib,
+		.boot_args = boot_args,
+		.vsock_uds_path = sock,
+		.guest_cid = FC_GUEST_CID,
+		.tap_name = r->net.enabled ? r->net.tap_name : NULL,
+		.guest_mac = r->net.enabled ? r->net.mac_address : NULL,
+	};
+	if (fcconfig_write(&plan, config, err) < 0)
+		return -1;
+	int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return pyro_err_sys(err, errno, "creating %s", log);
+	close(lfd);
+	unlink(sock); /* Firecracker refuses to start on a stale socket */
+	if (r->net.enabled) {
+		static struct netplan_cmds setup, teardown; /* ~6 KB each */
+		if (tap_commands(r, true, &setup, err) < 0 || tap_commands(r, false, &teardown, err) < 0 ||
+		    netplan_run(&setup, &teardown, NULL, err) < 0)
+			return -1;
+	}
+	const char *argv[10];
+	if (fcconfig_argv(fc, config, log, argv, 10) < 0)
+		return pyro_err_set(err, PYRO_EXIT_INTERNAL, "the firecracker argv does not fit");
+	/* Firecracker prints the guest's serial console on its stdout. */
+	return spawn_vmm(r, (char *const *)argv, "console.log", -1, &out->vmm_pid, err);
+}
+
 int vmlaunch_start(const struct vm_record *r, const char *initrd, struct vm_launch *out,
 		   struct pyro_err *err)
 {
@@ -211,14 +312,47 @@ int vmlaunch_start(const struct vm_record *r, const char *initrd, struct vm_laun
 	out->line_fd = -1;
 	if (strcmp(r->backend, "qemu") == 0)
 		return launch_qemu(r, initrd, out, err);
+	if (strcmp(r->backend, "firecracker") == 0)
+		return launch_firecracker(r, initrd, out, err);
 	return pyro_err_set(err, PYRO_EXIT_USAGE, "backend '%s' has no VMM to launch", r->backend);
 }
 
 int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, struct pyro_err *err)
 {
-	(void)vmm_pid;
-	return pyro_err_set(err, PYRO_EXIT_USAGE, "backend '%s' has no agent socket to wait for",
-			    r->backend);
+	char sock[PATH_MAX];
+	if (vm_path(r, "agent.sock", sock, sizeof sock, err) < 0)
+		return -1;
+	struct agent_target t = { .uds_path = sock, .hybrid_connect = true,
+				  .port = VM_AGENT_PORT, .timeout_ms = 2000 };
+	/* Firecracker's vsock gives no event when the guest starts listening:
+	 * a CONNECT is refused (the connection closed) until the agent is up.
+	 * Ask again, a little less often each time, until it answers or the
+	 * VMM dies; the starter's boot deadline bounds the whole wait. */
+	unsigned pause_ms = 5;
+	for (;;) {
+		struct json_doc *doc = json_doc_new();
+		struct json_value *resp;
+		int rc = doc ? agentclient_hello(&t, doc, &resp, err) : -1;
+		json_doc_free(doc);
+		if (rc == 0)
+			return 0;
+		siginfo_t si = { 0 };
+		/* Peek (WNOWAIT): the supervisor's main loop reaps it. */
+		if (waitid(P_PID, (id_t)vmm_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == vmm_pid) {
+			char said[400], log[300];
+			vmsup_log_tail(r, "console.log", 4, said, sizeof said);
+			vmsup_log_tail(r, "firecracker.log", 3, log, sizeof log);
+			return pyro_err_set(err, PYRO_EXIT_FAILURE,
+					    "firecracker exited before the guest agent answered%s%s%s%s",
+					    *said ? "; it said: " : "", said,
+					    *log ? "; firecracker.log: " : "", log);
+		}
+		struct timespec ts = { 0, (long)pause_ms * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		if (pause_ms < 100)
+			pause_ms *= 2;
+	}
 }
 
 void vmlaunch_cleanup(const struct vm_record *r, struct vm_launch *l)
@@ -229,4 +363,10 @@ void vmlaunch_cleanup(const struct vm_record *r, struct vm_launch *l)
 	char path[PATH_MAX];
 	if (vm_path(r, "agent.sock", path, sizeof path, NULL) == 0)
 		unlink(path);
+	if (strcmp(r->backend, "firecracker") == 0 && r->net.enabled && r->net.tap_name[0]) {
+		static struct netplan_cmds teardown;
+		struct pyro_err e = { 0 };
+		if (tap_commands(r, false, &teardown, &e) < 0 || netplan_run_teardown(&teardown, NULL, &e) < 0)
+			fprintf(stderr, "pyro-vmm: vm %s: removing its network: %s\n", r->vm_id, e.msg);
+	}
 }

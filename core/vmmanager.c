@@ -22,6 +22,7 @@
 #include "hostprobe.h"
 #include "initramfs.h"
 #include "kvmprobe.h"
+#include "netplan.h"
 #include "lock.h"
 #include "paths.h"
 #include "spawn.h"
@@ -82,7 +83,9 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 	char kvm_broken[400] = "";
 	/* The device opening is not enough (kvmprobe.h): ask QEMU, once per
 	 * host boot, unless TCG was chosen anyway. */
-	if (kvm && qemu && !tcg_ok && !kvmprobe_qemu(path, kvm_broken, sizeof kvm_broken, NULL))
+	bool kvm_dev = kvm;
+	if (kvm && qemu && !tcg_ok && !(fc && !forced) &&
+	    !kvmprobe_qemu(path, kvm_broken, sizeof kvm_broken, NULL))
 		kvm = false;
 	if (forced && *forced) {
 		if (!strcmp(forced, "host")) {
@@ -95,7 +98,7 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 			return;
 		}
 		if (!strcmp(forced, "firecracker")) {
-			if (fc && kvm)
+			if (fc && kvm_dev)
 				snprintf(c->backend, sizeof c->backend, "firecracker"),
 					snprintf(c->accel, sizeof c->accel, "kvm");
 			else
@@ -202,6 +205,21 @@ static bool is_guest(const struct vm_record *r)
 	return strcmp(r->backend, "host") != 0;
 }
 
+/* The address slots of TAP networks live next to the VMs. */
+static void slots_dir(const char *vms, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/.network-slots", vms);
+}
+
+static void release_slot(const char *vms, const struct vm_record *r)
+{
+	if (r->net.enabled && r->net.slot >= 0) {
+		char dir[PATH_MAX + 32];
+		slots_dir(vms, dir, sizeof dir);
+		netplan_slot_release(dir, (unsigned)r->net.slot, NULL);
+	}
+}
+
 /* Stop whatever runs for r (its supervisor, and so its VMM). */
 static int backend_stop(struct vm_record *r, struct pyro_err *err)
 {
@@ -222,6 +240,13 @@ static int remove_vm(struct vm_record *r, struct pyro_err *err)
 		fprintf(stderr, "pyro: warning: %s\n", stop_err.msg);
 	if (fs_remove_tree(r->dir) < 0)
 		return pyro_err_sys(err, errno, "removing %s", r->dir);
+	char vms[PATH_MAX];
+	snprintf(vms, sizeof vms, "%s", r->dir);
+	char *slash = strrchr(vms, '/');
+	if (slash) {
+		*slash = '\0';
+		release_slot(vms, r);
+	}
 	return 0;
 }
 
@@ -365,6 +390,38 @@ static void user_net(struct vm_net *n)
 	n->dns_count = 1;
 }
 
+/* Firecracker: a TAP device and NAT, addresses from a slot claimed across
+ * processes (netplan.h). The device itself is made when the VM starts. */
+static int tap_net(const char *vms, struct vm_record *r, struct pyro_err *err)
+{
+	char dir[PATH_MAX + 32];
+	slots_dir(vms, dir, sizeof dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return pyro_err_sys(err, errno, "creating %s", dir);
+	unsigned slot;
+	struct net_config c;
+	if (netplan_slot_claim(dir, r->vm_id, &slot, err) < 0)
+		return -1;
+	if (netplan_config(slot, r->vm_id, NULL, 0, &c, err) < 0) {
+		netplan_slot_release(dir, slot, NULL);
+		return -1;
+	}
+	struct vm_net *n = &r->net;
+	memset(n, 0, sizeof *n);
+	n->enabled = true;
+	n->slot = (int)slot;
+	snprintf(n->mode, sizeof n->mode, "tap");
+	snprintf(n->tap_name, sizeof n->tap_name, "%s", c.tap_name);
+	snprintf(n->guest_ip, sizeof n->guest_ip, "%s", c.guest_ip);
+	snprintf(n->gateway_ip, sizeof n->gateway_ip, "%s", c.gateway_ip);
+	snprintf(n->subnet_cidr, sizeof n->subnet_cidr, "%s", c.subnet_cidr);
+	snprintf(n->mac_address, sizeof n->mac_address, "%s", c.mac_address);
+	for (int i = 0; i < c.dns_count && i < 3; i++)
+		snprintf(n->dns[i], sizeof n->dns[i], "%s", c.dns_servers[i]);
+	n->dns_count = c.dns_count;
+	return 0;
+}
+
 int vm_create(const struct vm_create_opts *o_in, const struct vm_progress *pg, struct vm_record *r,
 	      struct json_doc *doc, struct json_value **out, struct pyro_err *err)
 {
@@ -403,7 +460,7 @@ int vm_create(const struct vm_create_opts *o_in, const struct vm_progress *pg, s
 	if (is_guest(r)) {
 		if (resolve_environment(r, e, err) < 0)
 			return -1;
-		if (o.network)
+		if (o.network && strcmp(r->backend, "qemu") == 0)
 			user_net(&r->net);
 	} else {
 		snprintf(r->environment_version, sizeof r->environment_version, "%s", e->version);
@@ -446,9 +503,14 @@ int vm_create(const struct vm_create_opts *o_in, const struct vm_progress *pg, s
 		pyro_err_set(err, PYRO_EXIT_INTERNAL, "cannot find a free vm id");
 		goto out;
 	}
+	if (o.network && strcmp(r->backend, "firecracker") == 0 && tap_net(vms, r, err) < 0) {
+		fs_remove_tree(r->dir);
+		goto out;
+	}
 	r->created_at = now_s();
 	r->expires_at = r->created_at + r->ttl_seconds;
 	if (vmrecord_save(r, err) < 0) {
+		release_slot(vms, r);
 		fs_remove_tree(r->dir);
 		goto out;
 	}
