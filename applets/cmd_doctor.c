@@ -1,26 +1,49 @@
 /* `pyro doctor`: what this host can do, and what to do next. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/envstore.h"
 #include "../core/exitcodes.h"
 #include "../core/hostprobe.h"
+#include "../core/kvmprobe.h"
+#include "../core/vmmanager.h"
 #include "cli.h"
 
-/* The verdict in one line, from the probes. runtime_ok means pyro can
- * start real microVMs here at full speed: a usable /dev/kvm and a VMM. */
-static const char *verdict_of(const struct host_report *r, bool *runtime_ok)
+/* What pyro would boot here, from the same choice `pyro run` makes (with
+ * its real KVM probe), and whether that runs at full speed. */
+struct doctor_backend {
+	struct vm_backend_choice choice;   /* as pyro run would choose */
+	bool kvm_works;                    /* KVM usable by a VMM pyro has */
+	char kvm_why[400];                 /* when it is not, though /dev/kvm opens */
+	bool tcg_possible;                 /* qemu is there for PYRO_ACCEL=tcg */
+};
+
+static void probe_backend(const struct host_report *r, struct doctor_backend *b)
 {
-	bool kvm = hostprobe_kvm_usable(r);
-	*runtime_ok = kvm && (r->firecracker.found || r->qemu.found);
+	memset(b, 0, sizeof *b);
+	vmmanager_backend(false, &b->choice);
+	bool kvm_dev = hostprobe_kvm_usable(r);
+	b->kvm_works = kvm_dev && (r->firecracker.found ||
+				   (r->qemu.found &&
+				    kvmprobe_qemu(r->qemu.path, b->kvm_why, sizeof b->kvm_why, NULL)));
+	b->tcg_possible = r->qemu.found;
+}
+
+/* The verdict in one line. runtime_ok means pyro can start real microVMs
+ * here at full speed: KVM that works, and a VMM. */
+static const char *verdict_of(const struct host_report *r, const struct doctor_backend *b,
+			      bool *runtime_ok)
+{
+	*runtime_ok = b->kvm_works && (r->firecracker.found || r->qemu.found);
 	if (*runtime_ok)
 		return r->firecracker.found ? "ready: KVM microVMs with firecracker"
 					    : "ready: KVM microVMs with qemu";
 	if (r->qemu.found)
-		return "degraded: no usable /dev/kvm; real guests only under QEMU software "
-		       "emulation (PYRO_ACCEL=tcg, much slower)";
-	return "not ready: no usable /dev/kvm and no qemu-system-x86_64; "
+		return "degraded: KVM is not usable here; real guests only under QEMU "
+		       "software emulation (PYRO_ACCEL=tcg, much slower)";
+	return "not ready: no usable KVM and no qemu-system-x86_64; "
 	       "see the issues above";
 }
 
@@ -40,10 +63,14 @@ static int add_issue(struct json_doc *doc, struct json_value *issues, const char
 }
 
 static int add_issues(struct json_doc *doc, struct json_value *issues,
-		      const struct host_report *r)
+		      const struct host_report *r, const struct doctor_backend *b)
 {
 	int rc = 0;
 #define ISSUE(text) rc |= json_array_push(doc, issues, json_string(doc, text))
+	if (b->kvm_why[0])
+		rc |= add_issue(doc, issues, "%s: this host's KVM does not work for guests "
+				"(often nested virtualization without full support); guests run only "
+				"under slow QEMU software emulation (PYRO_ACCEL=tcg)", b->kvm_why);
 	if (!r->kvm.exists)
 		ISSUE("/dev/kvm is not available on this host: enable virtualization in "
 		      "the firmware or the hypervisor (nested virtualization) and load "
@@ -144,6 +171,61 @@ static struct json_value *environments_object(struct json_doc *doc)
 	return rc ? NULL : o;
 }
 
+static struct json_value *backend_object(struct json_doc *doc, const struct doctor_backend *b)
+{
+	struct json_value *o = json_object(doc);
+	const struct vm_backend_choice *c = &b->choice;
+	int rc = c->backend[0] ? json_set_str(doc, o, "name", c->backend)
+			       : json_set_null(doc, o, "name");
+	rc |= c->accel[0] ? json_set_str(doc, o, "accel", c->accel) : json_set_null(doc, o, "accel");
+	rc |= c->why[0] ? json_set_str(doc, o, "reason", c->why) : json_set_null(doc, o, "reason");
+	rc |= json_set_bool(doc, o, "kvm_works", b->kvm_works);
+	return rc ? NULL : o;
+}
+
+/* The seeds' capability triple, from what pyro would boot here: a guest
+ * backend boots; exec goes through the agent on every backend pyro boots
+ * (virtio-serial or vsock); network is QEMU's user mode (no privileges)
+ * or, for Firecracker, a TAP, which needs /dev/net/tun, forwarding and
+ * root or sudo. */
+static struct json_value *capabilities_object(struct json_doc *doc, const struct host_report *r,
+					      const struct doctor_backend *b)
+{
+	const char *be = b->choice.backend;
+	bool boot = !strcmp(be, "qemu") || !strcmp(be, "firecracker");
+	bool net = !strcmp(be, "qemu") ||
+		   (!strcmp(be, "firecracker") && r->tun.exists && r->tun.readable &&
+		    r->tun.writable && r->ip_forward);
+	struct json_value *o = json_object(doc);
+	int rc = json_set_bool(doc, o, "vm_boot", boot);
+	rc |= json_set_bool(doc, o, "guest_exec", boot);
+	rc |= json_set_bool(doc, o, "guest_network", boot && net);
+	return rc ? NULL : o;
+}
+
+/* One command to run next: how to get a backend, else the environment,
+ * else a first run. */
+static const char *next_step(struct json_doc *doc, struct json_value *out,
+			     const struct doctor_backend *b, const char *env)
+{
+	static char text[512];
+	(void)doc;
+	const struct json_value *inst = json_get(json_get(out, "environments"), "installed");
+	bool have = false;
+	for (size_t i = 0; inst && i < inst->u.array.len; i++)
+		have |= !strcmp(inst->u.array.items[i]->u.string.ptr, env);
+	if (!b->choice.backend[0] && b->tcg_possible)
+		snprintf(text, sizeof text, "PYRO_ACCEL=tcg pyro run %s -- echo hello "
+			 "(software emulation), or enable KVM", env);
+	else if (!b->choice.backend[0])
+		snprintf(text, sizeof text, "apt-get install qemu-system-x86");
+	else if (!have)
+		snprintf(text, sizeof text, "pyro env pull %s", env);
+	else
+		snprintf(text, sizeof text, "pyro run %s -- echo hello", env);
+	return text;
+}
+
 static int run_doctor(struct cmd_call *call)
 {
 	struct host_report r;
@@ -152,8 +234,10 @@ static int run_doctor(struct cmd_call *call)
 	if (!out)
 		return PYRO_EXIT_INTERNAL;
 	struct json_doc *doc = call->doc;
+	struct doctor_backend b;
+	probe_backend(&r, &b);
 	bool runtime_ok;
-	const char *verdict = verdict_of(&r, &runtime_ok);
+	const char *verdict = verdict_of(&r, &b, &runtime_ok);
 
 	struct json_value *net = json_object(doc);
 	int rc = json_set_bool(doc, net, "tun_available", r.tun.exists && r.tun.readable &&
@@ -164,7 +248,7 @@ static int run_doctor(struct cmd_call *call)
 	rc |= json_object_set(doc, vmms, "firecracker", vmm_object(doc, &r.firecracker));
 	rc |= json_object_set(doc, vmms, "qemu", vmm_object(doc, &r.qemu));
 	struct json_value *issues = json_array(doc);
-	rc |= add_issues(doc, issues, &r);
+	rc |= add_issues(doc, issues, &r, &b);
 
 	rc |= json_set_str(doc, out, "platform", r.platform);
 	rc |= json_set_bool(doc, out, "runtime_ok", runtime_ok);
@@ -178,6 +262,9 @@ static int run_doctor(struct cmd_call *call)
 	rc |= json_object_set(doc, out, "environments", environments_object(doc));
 	rc |= json_object_set(doc, out, "issues", issues);
 	rc |= json_set_str(doc, out, "verdict", verdict);
+	rc |= json_object_set(doc, out, "backend", backend_object(doc, &b));
+	rc |= json_object_set(doc, out, "capabilities", capabilities_object(doc, &r, &b));
+	rc |= json_set_str(doc, out, "next_step", next_step(doc, out, &b, cmd_str(call, "environment")));
 	if (rc)
 		return pyro_err_set(&call->err, PYRO_EXIT_INTERNAL,
 				    "out of memory building the doctor report"),
@@ -261,11 +348,24 @@ static int render_doctor(const struct cmd_call *call, struct buf *out)
 		for (size_t i = 0; i < issues->u.array.len; i++)
 			buf_printf(out, "  - %s\n", issues->u.array.items[i]->u.string.ptr);
 	}
+	const struct json_value *be = json_get(r, "backend");
+	const char *name = json_get_str(be, "name"), *accel = json_get_str(be, "accel");
+	if (name)
+		buf_printf(out, "Backend: %s%s%s%s\n", name, accel ? " (" : "", accel ? accel : "",
+			   accel ? (strcmp(accel, "tcg") ? ")" : ": software emulation)") : "");
+	else
+		buf_printf(out, "Backend: none (%s)\n", json_get_str(be, "reason"));
+	const struct json_value *cap = json_get(r, "capabilities");
+	buf_printf(out, "Capabilities: vm_boot=%s guest_exec=%s guest_network=%s\n",
+		   yn(cap, "vm_boot"), yn(cap, "guest_exec"), yn(cap, "guest_network"));
 	buf_printf(out, "Verdict: %s\n", json_get_str(r, "verdict"));
+	buf_printf(out, "Run: %s\n", json_get_str(r, "next_step"));
 	return 0;
 }
 
 static const struct arg_spec doctor_args[] = {
+	{ .name = "environment", .type = ARG_STRING, .def = "debian:12", .metavar = "ENVIRONMENT",
+	  .help = "The environment the next-step advice is about." },
 	CLI_JSON_ARG,
 	{ 0 },
 };

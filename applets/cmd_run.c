@@ -83,9 +83,8 @@ static void on_phase(void *ctx, const char *phase, const struct vm_record *r)
 	} else {
 		fprintf(stderr, "[run] phase=%s vm_id=%s\n", phase, r->vm_id);
 		if (!strcmp(phase, "start") && !strcmp(r->accel, "tcg"))
-			fprintf(stderr, "[run] note: no usable /dev/kvm; booting under QEMU software "
-					"emulation (TCG, PYRO_ACCEL=tcg), which is much slower than "
-					"KVM\n");
+			fprintf(stderr, "[run] note: booting under QEMU software emulation (TCG, "
+					"PYRO_ACCEL=tcg), which is much slower than KVM\n");
 		if (!strcmp(phase, "start") && !strcmp(r->backend, "host"))
 			fprintf(stderr, "[run] note: no guest backend; running on the host "
 					"(--allow-host-compat), not in a VM\n");
@@ -174,11 +173,18 @@ static int render_run(const struct cmd_call *call, struct buf *out)
 {
 	const struct json_value *r = call->result;
 	const struct json_value *so = json_get(r, "stdout"), *se = json_get(r, "stderr");
-	if (so && so->type == JSON_STRING && buf_append(out, so->u.string.ptr, so->u.string.len) < 0)
+	(void)out;
+	/* Straight to the streams, in order: the command's output first, the
+	 * summary last (a terminal shows them as they happened). */
+	if (so && so->type == JSON_STRING && so->u.string.len &&
+	    (fwrite(so->u.string.ptr, 1, so->u.string.len, stdout) != so->u.string.len ||
+	     fflush(stdout) != 0))
 		return -1;
-	fflush(stdout);
-	if (se && se->type == JSON_STRING && se->u.string.len)
+	if (se && se->type == JSON_STRING && se->u.string.len) {
 		(void)!fwrite(se->u.string.ptr, 1, se->u.string.len, stderr);
+		if (se->u.string.ptr[se->u.string.len - 1] != '\n')
+			fputc('\n', stderr);
+	}
 	int64_t code = 0, ms = 0;
 	json_get_int(r, "exit_code", &code);
 	json_get_int(r, "duration_ms", &ms);

@@ -90,10 +90,12 @@ bool kvmprobe_qemu(const char *qemu, char *why, size_t cap, bool *cached)
 		buf_release(&text);
 	}
 	bool ok = run_probe(qemu, why, cap);
-	if (can_cache) {
+	struct stat st;
+	/* Only into a cache dir that exists: a probe (pyro doctor) must not
+	 * be what creates pyro's directories. */
+	if (can_cache && stat(cache, &st) == 0) {
 		char dir[PATH_MAX + 8];
 		snprintf(dir, sizeof dir, "%s/host", cache);
-		mkdir(cache, 0700);
 		mkdir(dir, 0700);
 		struct buf line = BUF_INIT;
 		if (buf_printf(&line, "%s %s%s\n", id, ok ? "ok" : "broken ", ok ? "" : why) == 0)

@@ -10,7 +10,8 @@
  * the machine is set up, before the monitor runs, so a broken KVM fails
  * right there (~30 ms) and a working one exits 0 (~50 ms). The verdict is
  * kept per host boot in <cache dir>/host/kvm-probe, since a working KVM
- * does not stop working until the host reboots. */
+ * does not stop working until the host reboots (written only when the
+ * cache dir exists already, so `pyro doctor` creates nothing). */
 #ifndef PYRO_KVMPROBE_H
 #define PYRO_KVMPROBE_H
 
