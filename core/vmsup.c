@@ -275,11 +275,20 @@ static int load_record(struct sup *s, const char *dir, struct pyro_err *err)
 int vmsup_main(int argc, char **argv)
 {
 	log_set_prog("pyro-vmm");
+	static const char usage[] =
+		"usage: pyro-vmm --dir VM_DIR --status-fd N [--initrd PATH]\n"
+		"The per-VM supervisor: pyro starts one for each VM it boots (docs/vms.md).\n"
+		"It owns the VMM, serves VM_DIR/agent.sock, reports readiness on fd N and\n"
+		"stops the VM on SIGTERM, when its owner dies or when its ttl runs out.\n"
+		"Not meant to be run by hand.\n";
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return PYRO_EXIT_OK;
+	}
 	const char *dir = NULL, *initrd = NULL;
 	int status_fd = -1;
 	if (parse_args(argc, argv, &dir, &status_fd, &initrd) < 0) {
-		log_msg(LOG_ERROR, "usage: pyro-vmm --dir VM_DIR --status-fd N [--initrd PATH] "
-				   "(started by pyro itself, not by hand)");
+		fputs(usage, stderr);
 		return PYRO_EXIT_USAGE;
 	}
 	static struct sup s; /* big (paths): not on the stack */
