@@ -177,9 +177,12 @@ $(addprefix env-,$(ENVS)): env-%: $(DEPS_STAMP)
 repro-slow: $(DEPS_STAMP)
 	@release/repro-slow.sh
 
-# Speed figures, each against a baseline measured in the same run.
-bench: $(BUILD)/pyro $(BENCH_BINS)
+# Speed figures, each against a baseline measured in the same run:
+# archive import vs tar | tar, and `pyro run` vs a raw QEMU boot of the
+# env-test bundle (BENCH_ROUNDS, default 10; docs/benchmarks.md).
+bench: $(BUILD)/pyro $(BENCH_BINS) env-test
 	bench/archive-import.sh $(BUILD)/pyro $(BUILD)/bench/agent_upload
+	bench/vm-run.sh $(BUILD)/pyro $(BUILD)/env/test $(BUILD)/bench/cpu_of $(BUILD)/bench/boot_marker
 
 # The binary itself under ASan+UBSan (clang, glibc, dynamic), for the
 # integration files that drive the guest agent; a sanitizer report makes
