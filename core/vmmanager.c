@@ -608,16 +608,27 @@ static int start_guest(struct vm_record *r, struct pyro_err *err)
 	return 0;
 }
 
-static int expired_error(const char *vms, struct vm_record *r, struct pyro_lock *lk,
-			 struct pyro_err *err)
+static int expired_error(struct vm_record *r, struct pyro_lock *lk, struct pyro_err *err)
 {
 	char id[RANDID_SIZE];
 	snprintf(id, sizeof id, "%s", r->vm_id);
 	remove_vm(r, NULL);
 	lock_release(lk);
-	(void)vms;
 	return pyro_err_set(err, PYRO_EXIT_FAILURE, "vm '%s' expired and was automatically deleted",
 			    id);
+}
+
+/* Lock and load a VM for an operation that needs it alive: an expired VM
+ * is deleted and reported, a crashed one shows as stopped (with why). */
+static int vm_open_live(const char *vm_id, char *vms, size_t cap, struct pyro_lock *lk,
+			struct vm_record *r, struct pyro_err *err)
+{
+	if (store_open(vms, cap, err) < 0 || vm_open(vms, vm_id, lk, r, err) < 0)
+		return -1;
+	if (r->expires_at <= now_s())
+		return expired_error(r, lk, err);
+	refresh_liveness(r);
+	return 0;
 }
 
 int vm_start(const char *vm_id, const struct vm_progress *pg, struct vm_record *r,
@@ -625,11 +636,8 @@ int vm_start(const char *vm_id, const struct vm_progress *pg, struct vm_record *
 {
 	char vms[PATH_MAX];
 	struct pyro_lock lk = PYRO_LOCK_INIT;
-	if (store_open(vms, sizeof vms, err) < 0 || vm_open(vms, vm_id, &lk, r, err) < 0)
+	if (vm_open_live(vm_id, vms, sizeof vms, &lk, r, err) < 0)
 		return -1;
-	if (r->expires_at <= now_s())
-		return expired_error(vms, r, &lk, err);
-	refresh_liveness(r);
 	int rc = -1;
 	if (strcmp(r->state, "created") != 0 && strcmp(r->state, "stopped") != 0) {
 		pyro_err_set(err, PYRO_EXIT_USAGE, "vm %s cannot be started from state '%s'", r->vm_id,
@@ -783,11 +791,9 @@ int vm_exec(const char *vm_id, const char *command, int timeout_seconds, struct 
 	char vms[PATH_MAX];
 	struct pyro_lock lk = PYRO_LOCK_INIT;
 	struct vm_record r;
-	if (store_open(vms, sizeof vms, err) < 0 || vm_open(vms, vm_id, &lk, &r, err) < 0)
+	if (vm_open_live(vm_id, vms, sizeof vms, &lk, &r, err) < 0)
 		return -1;
-	if (r.expires_at <= now_s())
-		return expired_error(vms, &r, &lk, err);
-	if (!refresh_liveness(&r)) {
+	if (strcmp(r.state, "stopped") == 0 && r.last_error[0]) {
 		lock_release(&lk);
 		return pyro_err_set(err, PYRO_EXIT_FAILURE, "vm %s is not running: %s", r.vm_id,
 				    r.last_error);
@@ -865,11 +871,8 @@ static int read_vm(const char *vm_id, bool network, struct json_doc *doc, struct
 	char vms[PATH_MAX];
 	struct pyro_lock lk = PYRO_LOCK_INIT;
 	struct vm_record r;
-	if (store_open(vms, sizeof vms, err) < 0 || vm_open(vms, vm_id, &lk, &r, err) < 0)
+	if (vm_open_live(vm_id, vms, sizeof vms, &lk, &r, err) < 0)
 		return -1;
-	if (r.expires_at <= now_s())
-		return expired_error(vms, &r, &lk, err);
-	refresh_liveness(&r);
 	lock_release(&lk);
 	*out = network ? vm_network_payload(&r, doc) : vm_payload(&r, doc);
 	return *out ? 0 : pyro_err_set(err, PYRO_EXIT_INTERNAL, "out of memory");
