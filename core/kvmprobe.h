@@ -8,8 +8,10 @@
  * (microvm, -accel kvm -cpu host), paused (-S), and quits it through the
  * monitor on stdin. The vCPU registers and MSRs are pushed into KVM while
  * the machine is set up, before the monitor runs, so a broken KVM fails
- * right there (~30 ms) and a working one exits 0 (~50 ms). The verdict is
- * kept per host boot in <cache dir>/host/kvm-probe, since a working KVM
+ * right there (~30 ms) and a working one exits 0 (~50 ms). A failure counts
+ * as "KVM broken" only when the same machine then runs under TCG; a QEMU
+ * that fails either way, or a timeout, gives no verdict. A verdict is
+ * kept per host boot and QEMU binary in <cache dir>/host/kvm-probe, since a working KVM
  * does not stop working until the host reboots (written only when the
  * cache dir exists already, so `pyro doctor` creates nothing). */
 #ifndef PYRO_KVMPROBE_H

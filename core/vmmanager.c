@@ -24,6 +24,7 @@
 #include "kvmprobe.h"
 #include "netplan.h"
 #include "lock.h"
+#include "log.h"
 #include "paths.h"
 #include "spawn.h"
 #include "vmsup.h"
@@ -73,20 +74,14 @@ static bool kvm_usable(void)
 void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 {
 	memset(c, 0, sizeof *c);
-	char path[PATH_MAX];
+	char fc_path[PATH_MAX], qemu_path[PATH_MAX];
 	const char *forced = getenv("PYRO_BACKEND");
 	const char *accel = getenv("PYRO_ACCEL");
 	bool kvm = kvm_usable();
 	bool tcg_ok = accel && strcmp(accel, "tcg") == 0;
-	bool fc = hostprobe_find_exe("firecracker", "PYRO_FIRECRACKER", path, sizeof path);
-	bool qemu = hostprobe_find_exe("qemu-system-x86_64", "PYRO_QEMU", path, sizeof path);
+	bool fc = hostprobe_find_exe("firecracker", "PYRO_FIRECRACKER", fc_path, sizeof fc_path);
+	bool qemu = hostprobe_find_exe("qemu-system-x86_64", "PYRO_QEMU", qemu_path, sizeof qemu_path);
 	char kvm_broken[400] = "";
-	/* The device opening is not enough (kvmprobe.h): ask QEMU, once per
-	 * host boot, unless TCG was chosen anyway. */
-	bool kvm_dev = kvm;
-	if (kvm && qemu && !tcg_ok && !(fc && !forced) &&
-	    !kvmprobe_qemu(path, kvm_broken, sizeof kvm_broken, NULL))
-		kvm = false;
 	if (forced && *forced) {
 		if (!strcmp(forced, "host")) {
 			if (allow_host_compat)
@@ -98,7 +93,7 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 			return;
 		}
 		if (!strcmp(forced, "firecracker")) {
-			if (fc && kvm_dev)
+			if (fc && kvm)
 				snprintf(c->backend, sizeof c->backend, "firecracker"),
 					snprintf(c->accel, sizeof c->accel, "kvm");
 			else
@@ -115,6 +110,12 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 		}
 		fc = false;
 	}
+	/* The device opening is not enough for QEMU (kvmprobe.h): ask QEMU,
+	 * once per host boot, when it is the candidate and TCG was not chosen
+	 * anyway. */
+	if (kvm && qemu && !tcg_ok && !fc &&
+	    !kvmprobe_qemu(qemu_path, kvm_broken, sizeof kvm_broken, NULL))
+		kvm = false;
 	if (fc && kvm && !tcg_ok) {
 		snprintf(c->backend, sizeof c->backend, "firecracker");
 		snprintf(c->accel, sizeof c->accel, "kvm");
@@ -237,7 +238,7 @@ static int remove_vm(struct vm_record *r, struct pyro_err *err)
 {
 	struct pyro_err stop_err = { 0 };
 	if (backend_stop(r, &stop_err) < 0)
-		fprintf(stderr, "pyro: warning: %s\n", stop_err.msg);
+		log_msg(LOG_WARN, "vm %s: %s", r->vm_id, stop_err.msg);
 	if (fs_remove_tree(r->dir) < 0)
 		return pyro_err_sys(err, errno, "removing %s", r->dir);
 	char vms[PATH_MAX];
@@ -809,13 +810,22 @@ int vm_exec(const char *vm_id, const char *command, int timeout_seconds, struct 
 	struct exec_result res = { 0 };
 	int rc = is_guest(&r) ? exec_guest(&r, command, timeout_seconds, &res, err)
 			      : exec_host(&r, command, timeout_seconds, &res, err);
-	/* Deleted after exec, as the seeds do, whether it worked or not. */
+	/* Deleted after exec, as the seeds do, whether it worked or not. A VM
+	 * that another process deleted or reaped meanwhile is already gone:
+	 * the command's result still stands, the cleanup says so. */
 	struct json_value *cleanup = NULL;
 	struct pyro_err derr = { 0 };
 	struct json_doc *cdoc = doc ? doc : json_doc_new();
-	if (vm_delete(r.vm_id, "post_exec_cleanup", cdoc, &cleanup, &derr) < 0 && rc == 0)
-		fprintf(stderr, "pyro: warning: deleting vm %s after exec: %s\n", r.vm_id, derr.msg);
-	if (rc == 0 && doc && out && !(*out = exec_payload(&r, command, &res, cleanup, doc)))
+	if (cdoc && vm_delete(r.vm_id, "post_exec_cleanup", cdoc, &cleanup, &derr) < 0) {
+		cleanup = json_object(cdoc);
+		if (!cleanup || json_set_str(cdoc, cleanup, "vm_id", r.vm_id) < 0 ||
+		    json_set_bool(cdoc, cleanup, "deleted", false) < 0 ||
+		    json_set_str(cdoc, cleanup, "reason", "post_exec_cleanup") < 0 ||
+		    json_set_str(cdoc, cleanup, "error", derr.msg) < 0)
+			cleanup = NULL;
+	}
+	if (rc == 0 && doc && out &&
+	    (!cleanup || !(*out = exec_payload(&r, command, &res, cleanup, doc))))
 		rc = pyro_err_set(err, PYRO_EXIT_INTERNAL, "out of memory");
 	if (cdoc != doc)
 		json_doc_free(cdoc);
@@ -850,8 +860,27 @@ int vm_delete(const char *vm_id, const char *reason, struct json_doc *doc,
 	char vms[PATH_MAX];
 	struct pyro_lock lk = PYRO_LOCK_INIT;
 	struct vm_record r;
-	if (store_open(vms, sizeof vms, err) < 0 || vm_open(vms, vm_id, &lk, &r, err) < 0)
+	struct pyro_err local = { 0 };
+	if (!err)
+		err = &local;
+	if (store_open(vms, sizeof vms, err) < 0)
 		return -1;
+	if (vm_open(vms, vm_id, &lk, &r, err) < 0) {
+		if (err->code == PYRO_EXIT_USAGE)
+			return -1; /* no such VM, or not a vm id */
+		/* A damaged record: the error told the user to delete the VM,
+		 * so deleting must work without it. The supervisor is found
+		 * through its pid file. */
+		memset(&r, 0, sizeof r);
+		snprintf(r.vm_id, sizeof r.vm_id, "%s", vm_id);
+		if ((size_t)snprintf(r.dir, sizeof r.dir, "%s/%s", vms, vm_id) >= sizeof r.dir)
+			return -1;
+		char lockpath[PATH_MAX + 8];
+		snprintf(lockpath, sizeof lockpath, "%s/lock", r.dir);
+		if (lock_acquire(&lk, lockpath, LOCK_KIND_EXCLUSIVE, -1, err) < 0)
+			return -1;
+		pyro_err_clear(err);
+	}
 	int rc = remove_vm(&r, err);
 	lock_release(&lk);
 	if (rc == 0 && doc && out) {
@@ -949,7 +978,8 @@ int vm_list(struct json_doc *doc, struct json_value **out, struct pyro_err *err)
 		}
 	}
 	closedir(d);
-	qsort(recs, n, sizeof *recs, by_created);
+	if (n > 1)
+		qsort(recs, n, sizeof *recs, by_created);
 	for (size_t i = 0; i < n; i++)
 		json_array_push(doc, arr, vm_payload(&recs[i], doc));
 	free(recs);

@@ -2,6 +2,7 @@
 #include "vmrecord.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,7 +70,7 @@ static void get_procid(const struct json_value *v, const char *key, struct proc_
 	id->pid = 0;
 	id->start_ticks = 0;
 	if (p && json_get_int(p, "pid", &pid) && json_get_int(p, "start_ticks", &start) &&
-	    pid > 0 && start >= 0) {
+	    pid > 0 && pid <= INT32_MAX && start >= 0) {
 		id->pid = (pid_t)pid;
 		id->start_ticks = (uint64_t)start;
 	}
@@ -232,9 +233,12 @@ int vmrecord_load(const char *vms_dir, const char *vm_id, struct vm_record *r,
 		rc = vmrecord_from_json(root, r, err);
 	if (rc == 0 && strcmp(r->vm_id, vm_id) != 0)
 		rc = pyro_err_set(err, PYRO_EXIT_FAILURE, "the record names vm '%s'", r->vm_id);
-	if (rc < 0)
+	if (rc < 0) {
 		pyro_err_wrap(err, "the record of vm '%s' (%s) is damaged; delete the VM to remove it",
 			      vm_id, path);
+		if (err)
+			err->code = PYRO_EXIT_FAILURE; /* not the caller's input */
+	}
 	json_doc_free(doc);
 	buf_release(&text);
 	return rc;

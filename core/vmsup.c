@@ -244,7 +244,8 @@ static int write_pidfile(struct sup *s, struct pyro_err *err)
 static int parse_args(int argc, char **argv, const char **dir, int *status_fd,
 		      const char **initrd)
 {
-	for (int i = 1; i < argc; i++) {
+	/* Options come in pairs: --name VALUE. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			return -1;
@@ -256,7 +257,6 @@ static int parse_args(int argc, char **argv, const char **dir, int *status_fd,
 			*initrd = v;
 		else
 			return -1;
-		i++;
 	}
 	return *dir && *status_fd > 2 ? 0 : -1;
 }

@@ -164,14 +164,10 @@ static int make_chain(const char *top, int depth)
 /* Deep trees: a command's work dir (`mkdir -p` of a deep path, a
  * node_modules tree) lives inside the VM directory this removes.
  *
- * KNOWN CORE BUG (reported, see the session report): fs_remove_tree()
- * walks with nftw(..., 16, ...). musl's nftw (the shipping libc) does not
- * descend once its fd budget is spent instead of closing and reopening
- * directories as glibc does, so a directory 16 levels below the root is
- * never read; if it is not empty the removal fails (ENOTEMPTY), every
- * retry the same. 15 levels work on both libcs and are asserted; the
- * 40-level assertion is left out (#if 0): it passes under glibc (unit-san)
- * and fails under musl (unit). */
+ * musl's nftw does not descend below its fd budget (16 here once), so
+ * fs_remove_tree walks with openat itself and moves subtrees deeper than
+ * its own fd bound up to the top: 15 and 40 levels both go, under musl
+ * (unit) and glibc (unit-san). */
 TEST(fsutil_remove_tree_deep)
 {
 	CHECK(make_chain("deep15", 15) == 0);
@@ -184,13 +180,8 @@ TEST(fsutil_remove_tree_deep)
 	/* Clean up whatever is left (the harness walks with nftw too). */
 	rm_rf_at(AT_FDCWD, tp("deep40"));
 	CHECK(!exists("deep40"));
-#if 0 /* fails under musl: rc == -1, ENOTEMPTY */
 	CHECK(rc == 0);
 	CHECK(gone);
-#else
-	(void)rc;
-	(void)gone;
-#endif
 }
 
 /* A mount inside the tree is not entered: its contents survive and the
@@ -227,12 +218,8 @@ TEST(fsutil_remove_tree_does_not_cross_mounts)
  * needs only the parent's permissions). Root reads anything, so the walk
  * runs as "nobody" in a child.
  *
- * KNOWN CORE BUG (reported, see the session report): remove_one() in
- * core/fsutil.c unlink()s every entry that is not FTW_DP, and the walk
- * reports an unreadable directory as FTW_DNR, so unlink() fails (EISDIR)
- * and fs_remove_tree returns -1: the VM directory holding it cannot be
- * deleted. The wanted result (0, tree gone) is asserted only when the
- * ran-as-nobody child could be made; see the #if 0 below. */
+ * An empty directory is rmdir'ed without being opened, so its mode does
+ * not matter. Asserted as "nobody" in a child when running as root. */
 TEST(fsutil_remove_tree_unreadable_empty_dir)
 {
 	if (geteuid() != 0) {
@@ -241,11 +228,7 @@ TEST(fsutil_remove_tree_unreadable_empty_dir)
 		CHECK(chmod(tp("urtree/locked"), 0) == 0);
 		int rc = fs_remove_tree(tp("urtree"));
 		chmod(tp("urtree/locked"), 0700);
-#if 0 /* fails today (see above) */
 		CHECK(rc == 0);
-#else
-		(void)rc;
-#endif
 		return;
 	}
 	/* As root: a tree owned by nobody, reachable by nobody. */
@@ -270,10 +253,6 @@ TEST(fsutil_remove_tree_unreadable_empty_dir)
 	CHECK(WIFEXITED(st));
 	int code = WEXITSTATUS(st);
 	CHECK(code != 10 && code != 11); /* the child could set up */
-#if 0 /* fails today: code 20 (-1, EISDIR) */
 	CHECK(code == 0);
 	CHECK(!exists("urtree/t"));
-#else
-	(void)code;
-#endif
 }

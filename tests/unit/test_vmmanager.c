@@ -326,15 +326,8 @@ VM_TEST(vmmanager_exec_needs_a_started_vm)
  * itself; in real use another pyro process deletes or reaps the VM while
  * the command runs, since vm_exec runs the command without the VM's lock).
  *
- * KNOWN CORE BUG (reported, see the session report): vm_exec() in
- * core/vmmanager.c then gets NULL from its post-exec vm_delete ("does not
- * exist"), passes that NULL as "cleanup" to exec_payload(), where
- * json_object_set() refuses a NULL value, and vm_exec returns -1 with
- * PYRO_EXIT_INTERNAL "out of memory": the command's output and exit code
- * are lost and the message is false. The correct behaviour is the result
- * with the command's output (cleanup saying the VM was already gone), or
- * at least a true error. The asserts on that are left out (#if 0) so the
- * suite stays green; the rest holds today. */
+ * The command's result still comes back, its cleanup saying the VM was
+ * already gone (deleted false, with the reason). */
 VM_TEST(vmmanager_exec_when_the_vm_vanishes_under_the_command)
 {
 	char id[RANDID_SIZE];
@@ -346,16 +339,17 @@ VM_TEST(vmmanager_exec_when_the_vm_vanishes_under_the_command)
 	int rc = vm_exec(id, "cd / && rm -rf \"$(dirname \"$HOME\")\" && echo gone", 10, doc, &p,
 			 &err);
 	bool output = rc == 0 && vt_str_is(p, "stdout", "gone\n");
+	bool deleted = true;
+	const struct json_value *cleanup = rc == 0 ? json_get(p, "cleanup") : NULL;
+	bool reported = cleanup && json_get_bool(cleanup, "deleted", &deleted) && !deleted &&
+			vt_str_is(cleanup, "reason", "post_exec_cleanup") &&
+			json_get_str(cleanup, "error") != NULL;
 	json_doc_free(doc);
 	CHECK(!vt_vm_dir_exists(id));
 	CHECK(vt_count_vm_dirs() == 0);
-#if 0 /* fails today: rc == -1, err "out of memory" (PYRO_EXIT_INTERNAL) */
-	CHECK(rc == 0 || err.code != PYRO_EXIT_INTERNAL);
+	CHECK(rc == 0);
 	CHECK(output);
-#else
-	(void)rc;
-	(void)output;
-#endif
+	CHECK(reported);
 
 	/* The same through the front door: another process deletes the VM
 	 * while the command runs. */
@@ -379,9 +373,7 @@ VM_TEST(vmmanager_exec_when_the_vm_vanishes_under_the_command)
 	CHECK(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(!vt_vm_dir_exists(id));
-#if 0 /* fails today: rc == -1, err "out of memory" (PYRO_EXIT_INTERNAL) */
-	CHECK(rc == 0 || err.code != PYRO_EXIT_INTERNAL);
-#endif
+	CHECK(rc == 0);
 }
 
 /* ---- stop, delete, status, network ---- */

@@ -433,14 +433,9 @@ TEST(vmrecord_from_json_keeps_dir_and_ignores_bad_procids)
 
 /* A pid beyond pid_t's range in a damaged record.
  *
- * KNOWN CORE BUG (reported, see the session report): get_procid() in
- * core/vmrecord.c checks `pid > 0` on the int64 it read and only then
- * narrows it to pid_t, so "pid": 4294967295 becomes pid -1 and 4294967296
- * becomes pid 0 with start_ticks kept. The correct behaviour is "no process"
- * (pid 0, start 0) for any pid outside 1..INT_MAX; that assertion is left
- * out so the suite stays green. What holds today, and matters most, is
- * that such a record can never signal anything: procid_* refuse pid <= 0
- * (kill(-1, sig) would reach every process of the user). */
+ * Any pid outside 1..INT_MAX reads as "no process" (pid 0, start 0), and
+ * procid_* refuse pid <= 0 anyway (kill(-1, sig) would reach every process
+ * of the user). */
 TEST(vmrecord_out_of_range_pid_never_signals)
 {
 	struct json_doc *doc = json_doc_new();
@@ -460,7 +455,7 @@ TEST(vmrecord_out_of_range_pid_never_signals)
 		rc = vmrecord_from_json(root, &r, &err);
 	json_doc_free(doc);
 	CHECK(rc == 0);
-	/* Wanted (fails today): CHECK(r.supervisor.pid == 0 && r.vmm.pid == 0); */
+	CHECK(r.supervisor.pid == 0 && r.vmm.pid == 0);
 	CHECK(!procid_alive(&r.supervisor));
 	CHECK(!procid_alive(&r.vmm));
 	CHECK(procid_pidfd(&r.supervisor) == -1);
