@@ -236,9 +236,16 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(sort $(wildcard test
 integration: $(BUILD)/pyro $(TEST_TOOLS) env-test
 	@PYRO_TEST_BUNDLE=$(abspath $(BUILD)/env/test) tests/integration/run.sh $(BUILD)/pyro
 
+# The MCP tier: the official MCP TypeScript SDK drives `pyro mcp serve`
+# (tests/mcp/), on the host backend and in a real guest; npm installs the
+# pinned packages once into $(BUILD)/mcp-node.
+.PHONY: mcp
+mcp: $(BUILD)/pyro env-test
+	@PYRO_TEST_BUNDLE=$(abspath $(BUILD)/env/test) tests/mcp/run.sh $(BUILD)/pyro $(BUILD)/mcp-node guest
+
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest && \
+	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest mcp && \
 	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
 
 # The README's first command: build everything, build (or reuse) the `test`

@@ -25,6 +25,12 @@ missing_packages() {
 		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 		[[ $status == "install ok installed" ]] || printf '%s\n' "$p"
 	done
+	# The MCP tier runs the official MCP SDK and chat-host CLIs under
+	# Node.js. Any node >= 18 with npm will do (a machine may have one from
+	# elsewhere than Debian): ask for Debian's only when there is none.
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		printf '%s\n' nodejs npm
+	fi
 }
 
 cmd_deps() {

@@ -10,6 +10,7 @@
 #include "../core/envstore.h"
 #include "../core/exitcodes.h"
 #include "cli.h"
+#include "mcp_tools.h"
 
 static int fail(struct cmd_call *call, const struct pyro_err *err)
 {
@@ -382,10 +383,25 @@ static const struct arg_spec import_args[] = {
 	{ 0 },
 };
 
-static const struct command env_list_cmd = {
+/* Also the vm_list_environments MCP tool (applets/mcp_tools.h). */
+const struct command cli_env_list_command = {
 	.name = "list",
 	.summary = "List the catalog's environments and whether each is installed",
 	.args = list_args, .run = run_list, .render = render_list,
+	.tool = "vm_list_environments",
+	.title = "List environments",
+	.description = "Each environment (name, version, description, packages) and whether it "
+		       "is installed in this host's cache; vm_run and vm_create install a "
+		       "missing one on first use when its registry is reachable.",
+	.hints = CMD_READ_ONLY | CMD_IDEMPOTENT,
+	.output_schema = "{\"type\":\"object\",\"properties\":{"
+			 "\"catalog_version\":{\"type\":\"string\"},"
+			 "\"cache_dir\":{\"type\":\"string\"},"
+			 "\"environments\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+			 "\"properties\":{\"name\":{\"type\":\"string\"},"
+			 "\"installed\":{\"type\":\"boolean\"}},"
+			 "\"required\":[\"name\",\"installed\"]}}},"
+			 "\"required\":[\"catalog_version\",\"environments\"]}",
 };
 static const struct command env_pull_cmd = {
 	.name = "pull",
@@ -410,7 +426,7 @@ static const struct command env_import_cmd = {
 };
 
 static const struct command *const env_subcommands[] = {
-	&env_list_cmd, &env_pull_cmd, &env_inspect_cmd, &env_prune_cmd, &env_import_cmd, NULL,
+	&cli_env_list_command, &env_pull_cmd, &env_inspect_cmd, &env_prune_cmd, &env_import_cmd, NULL,
 };
 
 const struct command cli_env_command = {

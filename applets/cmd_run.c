@@ -194,32 +194,18 @@ static int render_run(const struct cmd_call *call, struct buf *out)
 	return 0;
 }
 
-#define RUN_VM_ARGS                                                                          \
-	{ .name = "vcpu_count", .type = ARG_INT, .flags = ARG_HAS_BOUNDS, .def = "1",        \
-	  .min = VM_MIN_VCPUS, .max = VM_MAX_VCPUS, .metavar = "N",                          \
-	  .help = "Virtual CPUs of the VM (1-8)." },                                         \
-	{ .name = "mem_mib", .type = ARG_INT, .flags = ARG_HAS_BOUNDS, .def = "1024",        \
-	  .min = VM_MIN_MEM_MIB, .max = VM_MAX_MEM_MIB, .metavar = "MIB",                    \
-	  .help = "Memory of the VM in MiB (256-32768)." },                                  \
-	{ .name = "timeout_seconds", .type = ARG_INT, .flags = ARG_HAS_BOUNDS, .def = "30",  \
-	  .min = 1, .max = 86400, .metavar = "SECONDS",                                      \
-	  .help = "Kill the command after this long; it then exits 124." },                  \
-	{ .name = "ttl_seconds", .type = ARG_INT, .flags = ARG_HAS_BOUNDS, .def = "600",     \
-	  .min = VM_MIN_TTL_SECONDS, .max = VM_MAX_TTL_SECONDS, .metavar = "SECONDS",        \
-	  .help = "Delete the VM after this long whatever happens (60-3600)." },             \
-	{ .name = "network", .type = ARG_BOOL,                                               \
-	  .help = "Give the guest outbound network access (default: no network device)." }, \
-	{ .name = "allow_host_compat", .type = ARG_BOOL,                                     \
-	  .help = "When no guest can boot here, run the command on the host instead "        \
-		  "(not isolated)." }
-
 static const struct arg_spec run_args[] = {
 	{ .name = "environment", .type = ARG_STRING, .flags = ARG_POSITIONAL | ARG_REQUIRED,
 	  .metavar = "ENVIRONMENT", .help = "The environment to boot (pyro env list)." },
 	{ .name = "command", .type = ARG_STRING_LIST,
 	  .flags = ARG_POSITIONAL | ARG_REST | ARG_REQUIRED, .metavar = "COMMAND",
 	  .help = "The command and its arguments, after --." },
-	RUN_VM_ARGS,
+	VM_ARG_VCPU_COUNT,
+	VM_ARG_MEM_MIB,
+	VM_ARG_TIMEOUT_SECONDS,
+	VM_ARG_TTL_SECONDS,
+	VM_ARG_NETWORK,
+	VM_ARG_ALLOW_HOST_COMPAT,
 	CLI_JSON_ARG,
 	{ 0 },
 };

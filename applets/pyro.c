@@ -15,6 +15,7 @@ static const struct command *const cli_commands[] = {
 	&cli_env_command,
 	&cli_doctor_command,
 	&cli_demo_command,
+	&cli_mcp_command,
 	NULL,
 };
 

@@ -80,6 +80,11 @@ struct command {
 	int (*render)(const struct cmd_call *call, struct buf *out);
 	const char *tool; /* MCP tool name, or NULL when not exposed */
 	unsigned hints;   /* enum cmd_hints, for the MCP tool */
+	/* MCP: the JSON Schema (text, root "type": "object") every successful
+	 * result of this tool matches; it is the tool's outputSchema and the
+	 * result is its structuredContent. Required for every tool row. */
+	const char *output_schema;
+	const char *title; /* MCP: a short human title ("Run a command in a VM") */
 };
 
 struct arg_value {

@@ -60,6 +60,13 @@ static void progress(const struct vm_progress *pg, const char *phase, const stru
 		pg->fn(pg->ctx, phase, r);
 }
 
+static __thread int cancel_fd = -1;
+
+void vm_set_cancel_fd(int fd)
+{
+	cancel_fd = fd;
+}
+
 /* ---- backend choice ---- */
 
 static bool kvm_usable(void)
@@ -716,11 +723,14 @@ static int exec_host(const struct vm_record *r, const char *command, int timeout
 		.timeout_ms = (unsigned)timeout_s * 1000u,
 		.out = { SPAWN_PIPE, &res->out, 0 },
 		.err = { SPAWN_PIPE, &res->err, 0 },
+		.cancel_fd = cancel_fd,
 	};
 	struct spawn_result sr;
 	int64_t t0 = mono_ms();
 	if (spawn_run(&so, &sr, err) < 0)
 		return -1;
+	if (sr.cancelled)
+		return pyro_err_set(err, PYRO_EXIT_FAILURE, "the command was cancelled");
 	res->duration_ms = mono_ms() - t0;
 	res->exit_code = sr.exit_code;
 	res->timed_out = sr.timed_out;

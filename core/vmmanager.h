@@ -70,6 +70,12 @@ int vm_reap_expired(struct json_doc *doc, struct json_value **out, struct pyro_e
 /* Every VM's payload (oldest first), after reaping. */
 int vm_list(struct json_doc *doc, struct json_value **out, struct pyro_err *err);
 
+/* For this thread's next vm_exec / vm_run: an fd whose readability means
+ * "stop" (the MCP server's cancellation). A host-compat command is killed
+ * then; a guest command dies with its VM, which the canceller tears down
+ * (vm_abandon). -1: none. */
+void vm_set_cancel_fd(int fd);
+
 /* Tear a VM down without its lock or record: stop the supervisor named in
  * its supervisor.pid and remove the directory. For an interrupt handler
  * that must not wait for the thread holding the lock. */
