@@ -183,6 +183,7 @@ repro-slow: $(DEPS_STAMP)
 bench: $(BUILD)/pyro $(BENCH_BINS) env-test
 	bench/archive-import.sh $(BUILD)/pyro $(BUILD)/bench/agent_upload
 	bench/vm-run.sh $(BUILD)/pyro $(BUILD)/env/test $(BUILD)/bench/cpu_of $(BUILD)/bench/boot_marker
+	bench/mcp.py $(BUILD)/pyro
 
 # The binary itself under ASan+UBSan (clang, glibc, dynamic), for the
 # integration files that drive the guest agent; a sanitizer report makes
