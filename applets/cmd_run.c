@@ -80,6 +80,9 @@ static void on_phase(void *ctx, const char *phase, const struct vm_record *r)
 		return;
 	if (!strcmp(phase, "create")) {
 		fprintf(stderr, "[run] phase=create environment=%s\n", r->environment);
+	} else if (!strcmp(phase, "pull")) {
+		fprintf(stderr, "[run] phase=pull environment=%s (not in the cache yet: "
+				"downloading it)\n", r->environment);
 	} else {
 		fprintf(stderr, "[run] phase=%s vm_id=%s\n", phase, r->vm_id);
 		if (!strcmp(phase, "start") && !strcmp(r->accel, "tcg"))

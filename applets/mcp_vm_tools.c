@@ -122,7 +122,8 @@ static int run_vm_create(struct cmd_call *call)
 		return PYRO_EXIT_INTERNAL;
 	struct vm_create_opts o = create_opts(call);
 	struct vm_record r;
-	return vm_create(&o, NULL, &r, call->doc, &call->result, &call->err) < 0 ? fail(call) : 0;
+	struct vm_progress pg = { on_phase, NULL };
+	return vm_create(&o, &pg, &r, call->doc, &call->result, &call->err) < 0 ? fail(call) : 0;
 }
 
 static int run_vm_start(struct cmd_call *call)

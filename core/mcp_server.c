@@ -144,7 +144,8 @@ void mcp_call_phase(const char *phase, const char *vm_id, const char *vm_dir)
 	if (!c)
 		return;
 	char msg[160];
-	snprintf(msg, sizeof msg, "%s%s%s", phase, vm_id ? " vm " : "", vm_id ? vm_id : "");
+	bool id = vm_id && *vm_id;
+	snprintf(msg, sizeof msg, "%s%s%s", phase, id ? " vm " : "", id ? vm_id : "");
 	pthread_mutex_lock(&c->srv->mu);
 	if (vm_dir)
 		snprintf(c->vm_dir, sizeof c->vm_dir, "%s", vm_dir);

@@ -348,7 +348,7 @@ static int check_limits(const struct vm_create_opts *o, struct pyro_err *err)
 /* The environment's kernel and rootfs, installing it (a pull) when it is
  * not in the cache yet, as the seeds' ensure_installed does. */
 static int resolve_environment(struct vm_record *r, const struct env_catalog_entry *e,
-			       struct pyro_err *err)
+			       const struct vm_progress *pg, struct pyro_err *err)
 {
 	struct envstore st;
 	struct env_install in;
@@ -360,6 +360,7 @@ static int resolve_environment(struct vm_record *r, const struct env_catalog_ent
 		return -1;
 	if (!in.installed) {
 		envstore_install_release(&in);
+		progress(pg, "pull", r); /* the first use downloads it: say so */
 		if (env_pull(&st, e, NULL, &in, &downloaded, err) < 0)
 			return pyro_err_wrap(err,
 					     "environment %s is not installed and could not be "
@@ -466,7 +467,7 @@ int vm_create(const struct vm_create_opts *o_in, const struct vm_progress *pg, s
 	snprintf(r->state, sizeof r->state, "created");
 	snprintf(r->execution_mode, sizeof r->execution_mode, "pending");
 	if (is_guest(r)) {
-		if (resolve_environment(r, e, err) < 0)
+		if (resolve_environment(r, e, pg, err) < 0)
 			return -1;
 		if (o.network && strcmp(r->backend, "qemu") == 0)
 			user_net(&r->net);
