@@ -193,7 +193,7 @@ $(BUILD)/pyro-san: $(SAN_BIN_OBJ) $(VENDOR_HOST_STAMP)
 	@echo "  LINK    $@"
 	@$(CC_SAN) -fsanitize=address,undefined -o $@ $(SAN_BIN_OBJ) $(VENDOR_HOST_LIBS) -lpthread
 
-SAN_INTEGRATION := agent archive shell service
+SAN_INTEGRATION := agent archive shell service mcp
 integration-san: $(BUILD)/pyro-san
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/integration/run.sh $(BUILD)/pyro-san $(SAN_INTEGRATION)

@@ -63,7 +63,7 @@ function schemaOk(tool, value) {
 async function connect(args, env = {}) {
   const transport = new StdioClientTransport({
     command: PYRO,
-    args: ['mcp', 'serve', ...args],
+    args: ['pyro', 'mcp', 'serve', ...args],
     env: { ...baseEnv, ...env },
     stderr: 'pipe',
   });
@@ -130,7 +130,7 @@ async function main() {
   // A mode whose tools this build has none of is refused, with a way out.
   {
     const r = await new Promise((resolve) => {
-      const p = spawn(PYRO, ['mcp', 'serve', '--mode', 'repro-fix'], { env: baseEnv });
+      const p = spawn(PYRO, ['pyro', 'mcp', 'serve', '--mode', 'repro-fix'], { env: baseEnv });
       let err = '';
       p.stderr.on('data', (d) => { err += d; });
       p.on('exit', (code) => resolve({ code, err }));

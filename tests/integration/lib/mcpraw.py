@@ -22,7 +22,7 @@ import time
 
 def main():
     proc = subprocess.Popen(
-        [sys.argv[1], "mcp", "serve", *sys.argv[2:]],
+        [sys.argv[1], "pyro", "mcp", "serve", *sys.argv[2:]],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
