@@ -244,6 +244,13 @@ integration: $(BUILD)/pyro $(TEST_TOOLS) env-test
 mcp: $(BUILD)/pyro env-test
 	@PYRO_TEST_BUNDLE=$(abspath $(BUILD)/env/test) tests/mcp/run.sh $(BUILD)/pyro $(BUILD)/mcp-node guest
 
+# The MCP tier's real hosts: Claude Code, OpenCode and the MCP inspector CLI
+# start `pyro mcp serve` offline with a fresh HOME each (tests/mcp/hosts.sh);
+# npm installs the pinned hosts once per machine into the build cache.
+.PHONY: mcp-hosts
+mcp-hosts: $(BUILD)/pyro
+	@tests/mcp/hosts.sh $(BUILD)/pyro
+
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest mcp && \
