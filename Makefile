@@ -253,7 +253,7 @@ mcp-hosts: $(BUILD)/pyro
 
 test: $(DEPS_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest mcp && \
+	$(MAKE) --no-print-directory all guest-check unit unit-san fuzz integration integration-san guest mcp mcp-hosts && \
 	echo "make test: all tiers passed in $$(( $$(date +%s) - start ))s"
 
 # The README's first command: build everything, build (or reuse) the `test`

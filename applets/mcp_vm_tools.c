@@ -22,7 +22,9 @@
 #define S_INT "{\"type\":\"integer\"}"
 #define S_NUM "{\"type\":\"number\"}"
 #define S_BOOL "{\"type\":\"boolean\"}"
-#define S_STR_OR_NULL "{\"type\":[\"string\",\"null\"]}"
+/* Nullable as anyOf, not a type array: the form every host's schema
+ * checker accepts (the MCP inspector warns about type arrays). */
+#define S_STR_OR_NULL "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}"
 
 #define VM_PAYLOAD_SCHEMA                                                                      \
 	"{\"type\":\"object\",\"properties\":{"                                                \

@@ -449,10 +449,13 @@ int vm_create(const struct vm_create_opts *o_in, const struct vm_progress *pg, s
 	struct vm_backend_choice choice;
 	vmmanager_backend(o.allow_host_compat, &choice);
 	if (!choice.backend[0])
-		return pyro_err_set(err, PYRO_EXIT_FAILURE,
-				    "guest boot is unavailable and host compatibility mode is "
-				    "disabled: %s",
-				    choice.why);
+		return o.allow_host_compat
+			       ? pyro_err_set(err, PYRO_EXIT_FAILURE, "no backend can run this VM: %s",
+					      choice.why)
+			       : pyro_err_set(err, PYRO_EXIT_FAILURE,
+					      "guest boot is unavailable and host compatibility mode "
+					      "is disabled: %s",
+					      choice.why);
 	memset(r, 0, sizeof *r);
 	snprintf(r->environment, sizeof r->environment, "%s", e->name);
 	snprintf(r->backend, sizeof r->backend, "%s", choice.backend);
