@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "../core/exitcodes.h"
+#include "../core/procid.h"
 
 #define SAMPLE_MS 5
 /* After COMMAND exits, how long its orphans get to follow it. */
@@ -90,19 +91,12 @@ static long long tv_us(struct timeval tv)
  * the command name may hold one); -1 when the process is gone. */
 static pid_t ppid_of(pid_t pid)
 {
-	char path[64], text[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char text[512];
+	if (procid_read(pid, "stat", text, sizeof text) < 0)
 		return -1;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	char *p = strrchr(text, ')');
+	const char *p = procid_stat_after_name(text);
 	long ppid;
-	if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+	if (!p || sscanf(p, "%*c %ld", &ppid) != 1)
 		return -1;
 	return (pid_t)ppid;
 }
@@ -130,16 +124,9 @@ static int children_of(pid_t parent, pid_t skip, pid_t *out, int max)
 
 static long vmhwm_kb(pid_t pid)
 {
-	char path[64], text[4096];
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char text[4096];
+	if (procid_read(pid, "status", text, sizeof text) < 0)
 		return -1;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
 	const char *p = strstr(text, "\nVmHWM:");
 	return p ? strtol(p + 7, NULL, 10) : -1;
 }

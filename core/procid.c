@@ -17,25 +17,39 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-/* Field 22 of /proc/PID/stat and the state letter (field 3). The command
- * name (field 2) is in parentheses and may itself hold ") ", so parsing
- * starts after the last ')'. */
-static int read_stat(pid_t pid, uint64_t *start, char *state)
+ssize_t procid_read(pid_t pid, const char *file, char *buf, size_t cap)
 {
-	char path[64], text[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || cap == 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
-	ssize_t n = read(fd, text, sizeof text - 1);
+	}
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
-	text[n] = '\0';
-	char *p = strrchr(text, ')');
-	if (!p || p[1] != ' ')
+	buf[n] = '\0';
+	return n;
+}
+
+const char *procid_stat_after_name(const char *text)
+{
+	const char *p = strrchr(text, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* Field 22 of /proc/PID/stat and the state letter (field 3). */
+static int read_stat(pid_t pid, uint64_t *start, char *state)
+{
+	char text[1024];
+	if (procid_read(pid, "stat", text, sizeof text) < 0)
 		return -1;
-	p += 2;
+	const char *p = procid_stat_after_name(text);
+	if (!p)
+		return -1;
 	*state = *p;
 	/* p is at field 3; field 22 is 19 fields further. */
 	for (int field = 3; field < 22; field++) {

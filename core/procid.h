@@ -18,6 +18,15 @@ struct proc_id {
 	uint64_t start_ticks; /* /proc/PID/stat field 22 */
 };
 
+/* Read /proc/PID/FILE ("stat", "status") into buf, NUL-terminated;
+ * the byte count, or -1 when the process (or the file) is gone. */
+ssize_t procid_read(pid_t pid, const char *file, char *buf, size_t cap);
+
+/* The part of /proc/PID/stat after the command name: field 3 (the state)
+ * onwards. The name (field 2) is in parentheses and may itself hold ") ",
+ * so this starts after the last ')'. NULL when malformed. */
+const char *procid_stat_after_name(const char *stat_text);
+
 /* Fill *out for pid (a live process). -1 when it does not exist. */
 int procid_of(pid_t pid, struct proc_id *out);
 
