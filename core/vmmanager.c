@@ -1003,11 +1003,15 @@ int vm_list(struct json_doc *doc, struct json_value **out, struct pyro_err *err)
 
 void vm_abandon(const char *vm_dir)
 {
-	static struct vm_record r; /* large; called once, at the end */
-	memset(&r, 0, sizeof r);
-	snprintf(r.dir, sizeof r.dir, "%s", vm_dir);
-	struct pyro_err ignored = { 0 };
-	vmsup_stop(&r, SUPERVISOR_STOP_MS, &ignored);
+	/* ~20 KB: on the heap, since callers may be small-stacked threads
+	 * (an interrupt handler thread, MCP cancellations), several at once. */
+	struct vm_record *r = calloc(1, sizeof *r);
+	if (r) {
+		snprintf(r->dir, sizeof r->dir, "%s", vm_dir);
+		struct pyro_err ignored = { 0 };
+		vmsup_stop(r, SUPERVISOR_STOP_MS, &ignored);
+		free(r);
+	}
 	fs_remove_tree(vm_dir);
 }
 
