@@ -1,6 +1,7 @@
 /* vmux framing: CRC, encoder, the two-mode decoder. See vmux.h. */
 #include "vmux.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* CRC-32 (IEEE, reflected: zlib's value), table-driven. Our own rather than
@@ -18,11 +19,13 @@ static void crc_init(void)
 	}
 }
 
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
 uint32_t vmux_crc32(uint32_t crc, const void *data, size_t len)
 {
-	/* Racing threads compute the same table: idempotent stores. */
-	if (!crc_table[1])
-		crc_init();
+	/* Once, with the happens-before pthread_once gives: a thread that
+	 * saw a half-built table would compute wrong checksums. */
+	pthread_once(&crc_once, crc_init);
 	const uint8_t *p = data;
 	crc = ~crc;
 	while (len--)
