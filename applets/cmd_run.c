@@ -11,6 +11,8 @@
  * (SIGKILL) is covered by the supervisor: the run process is the VM's
  * owner, and the supervisor deletes an owned VM when its owner dies. */
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,7 +31,9 @@ static struct {
 	pthread_mutex_t mu;
 	char vm_dir[PATH_MAX]; /* "" until created */
 	char vm_id[RANDID_SIZE];
-} guard = { PTHREAD_MUTEX_INITIALIZER, "", "" };
+	int cancel[2];         /* a byte: stop (kills a host-compat command) */
+	volatile int done;     /* vm_run returned */
+} guard = { PTHREAD_MUTEX_INITIALIZER, "", "", { -1, -1 }, 0 };
 
 static void *interrupt_thread(void *arg)
 {
@@ -41,7 +45,16 @@ static void *interrupt_thread(void *arg)
 	if (guard.vm_dir[0]) {
 		fprintf(stderr, "[run] interrupted (%s); deleting vm %s\n", strsignal(sig),
 			guard.vm_id);
+		/* A host-compat command runs in a process group of its own,
+		 * which the terminal's signal does not reach: the cancel pipe
+		 * makes spawn_run kill it. Give that a moment. */
+		if (guard.cancel[1] >= 0)
+			(void)!write(guard.cancel[1], "x", 1);
 		vm_abandon(guard.vm_dir);
+		for (int i = 0; i < 200 && !guard.done; i++) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
 	}
 	fflush(stdout);
 	_exit(128 + sig);
@@ -123,12 +136,15 @@ static int run_in_vm(struct cmd_call *call, struct vm_run_opts *o, bool quiet)
 	procid_of(getpid(), &o->create.owner);
 	struct run_progress rp = { quiet };
 	struct vm_progress pg = { on_phase, &rp };
+	if (pipe2(guard.cancel, O_CLOEXEC) == 0)
+		vm_set_cancel_fd(guard.cancel[0]);
 	guard_install();
 	call->doc = json_doc_new();
 	if (!call->doc)
 		return pyro_err_set(&call->err, PYRO_EXIT_INTERNAL, "out of memory"),
 		       PYRO_EXIT_INTERNAL;
 	int rc = vm_run(o, &pg, call->doc, &call->result, &call->err);
+	guard.done = 1;
 	pthread_mutex_lock(&guard.mu);
 	guard.vm_dir[0] = '\0';
 	pthread_mutex_unlock(&guard.mu);

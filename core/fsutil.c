@@ -78,7 +78,7 @@ static void remove_dir(struct rm *rm, int dfd, const char *name, int depth)
 
 static void empty_dir(struct rm *rm, int dfd, int depth)
 {
-	int lfd = dup(dfd);
+	int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
 	if (!d) {
 		note(rm, errno);

@@ -1,10 +1,12 @@
 /* The pyro initramfs: build, cache, reuse (initramfs.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
@@ -89,10 +91,21 @@ static void stamp_of(const struct stat *bin, const struct stat *cpio, struct sta
 			   (unsigned long long)cpio->st_mtim.tv_nsec;
 }
 
+/* One stamp per binary (by device and inode), so two pyro builds sharing
+ * a cache do not keep replacing each other's. */
+static bool stamp_path(const char *dir, const char *exe_path, char *out, size_t cap)
+{
+	struct stat bin;
+	return stat(exe_path, &bin) == 0 &&
+	       (size_t)snprintf(out, cap, "%s/stamp-%llx-%llx", dir,
+				(unsigned long long)bin.st_dev, (unsigned long long)bin.st_ino) < cap;
+}
+
 static bool stamp_hit(const char *dir, const char *exe_path, char *out_path, size_t cap)
 {
-	char path[PATH_MAX + 16], line[PATH_MAX + 256], cpio_path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/stamp", dir);
+	char path[PATH_MAX + 64], line[PATH_MAX + 256], cpio_path[PATH_MAX];
+	if (!stamp_path(dir, exe_path, path, sizeof path))
+		return false;
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return false;
@@ -109,6 +122,8 @@ static bool stamp_hit(const char *dir, const char *exe_path, char *out_path, siz
 	if (memcmp(&want, &got, sizeof want) != 0 || strlen(cpio_path) >= cap)
 		return false;
 	snprintf(out_path, cap, "%s", cpio_path);
+	/* The stamp's own mtime says when its binary last booted (pruning). */
+	utimensat(AT_FDCWD, path, NULL, 0);
 	return true;
 }
 
@@ -116,34 +131,61 @@ static void stamp_write(const char *dir, const char *exe_path, const char *cpio_
 {
 	struct stat bin, cpio;
 	struct stamp s;
-	char path[PATH_MAX + 16], line[PATH_MAX + 256];
+	char path[PATH_MAX + 64], line[PATH_MAX + 256];
 	if (stat(exe_path, &bin) != 0 || stat(cpio_path, &cpio) != 0)
 		return;
 	stamp_of(&bin, &cpio, &s);
 	int n = snprintf(line, sizeof line, "%llu %llu %llu %llu %llu %llu %llu %s\n", s.dev, s.ino,
 			 s.size, s.mtime_ns, s.ctime_ns, s.cpio_size, s.cpio_mtime_ns, cpio_path);
-	snprintf(path, sizeof path, "%s/stamp", dir);
-	if (n > 0 && (size_t)n < sizeof line)
+	if (n > 0 && (size_t)n < sizeof line && stamp_path(dir, exe_path, path, sizeof path))
 		(void)atomicfile_write(path, line, (size_t)n, 0644, NULL);
 }
 
-/* A new binary makes the other archives stale (one per binary ever run,
- * ~1 MB each): keep only the one just written. A pyro of another version
- * still in use just writes its own again on its next boot (a few ms). */
-static void remove_others(const char *dir, const char *keep)
+/* Old archives go, but never one another pyro may be booting right now:
+ * a stamp not used for PRUNE_AFTER_S is dropped, then an archive no stamp
+ * names and not written in the last hour is removed. (One archive per
+ * binary ever run, ~1 MB each, would otherwise pile up.) */
+#define PRUNE_AFTER_S (30L * 24 * 3600)
+
+static void prune(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
-	const char *keep_name = strrchr(keep, '/') ? strrchr(keep, '/') + 1 : keep;
+	time_t now = time(NULL);
+	struct buf named = BUF_INIT; /* the archives live stamps name, one per line */
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n == DIGEST_HEX_LEN + 5 && strcmp(de->d_name + DIGEST_HEX_LEN, ".cpio") == 0 &&
-		    strcmp(de->d_name, keep_name) != 0)
+		struct stat st;
+		if (strncmp(de->d_name, "stamp-", 6) || fstatat(dirfd(d), de->d_name, &st, 0))
+			continue;
+		if (now - st.st_mtime > PRUNE_AFTER_S) {
 			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		char path[PATH_MAX + 300], line[PATH_MAX + 256];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "re");
+		if (f && fgets(line, sizeof line, f)) {
+			const char *last = strrchr(line, '/');
+			if (last)
+				buf_append_str(&named, last + 1);
+		}
+		if (f)
+			fclose(f);
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		struct stat st;
+		if (n != DIGEST_HEX_LEN + 5 || strcmp(de->d_name + DIGEST_HEX_LEN, ".cpio") != 0 ||
+		    (named.data && strstr(named.data, de->d_name)) ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) || now - st.st_mtime < 3600)
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);
+	buf_release(&named);
 }
 
 int initramfs_build(const char *exe_path, const char *cache_dir, char *out_path, size_t cap,
@@ -191,7 +233,7 @@ int initramfs_build(const char *exe_path, const char *cache_dir, char *out_path,
 		goto out;
 	}
 	stamp_write(dir, exe_path, out_path);
-	remove_others(dir, out_path);
+	prune(dir);
 	rc = 0;
 out:
 	buf_release(&bin);

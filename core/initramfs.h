@@ -23,10 +23,12 @@
  * existing cache file is reused only when its bytes are exactly the
  * archive that would be written (one read of ~1 MB, a few ms): a corrupt,
  * truncated or hand-edited file never counts and is replaced. That check
- * costs ~6 ms, so <cache dir>/initramfs/stamp remembers the stat of the
- * binary and of the archive it gave; while both stats are unchanged the
- * archive is reused without reading either (initramfs.c). Writing a new
- * archive removes the others (they belong to binaries no longer run).
+ * costs ~6 ms, so <cache dir>/initramfs/stamp-<dev>-<inode> remembers, per
+ * binary, the stat of the binary and of the archive it gave; while both
+ * are unchanged the archive is reused without reading either. Writing a
+ * new archive prunes: stamps unused for 30 days go, then archives no stamp
+ * names and not written in the last hour (initramfs.c), so a pyro of
+ * another version booting at the same moment keeps its archive.
  */
 #ifndef PYRO_INITRAMFS_H
 #define PYRO_INITRAMFS_H

@@ -55,6 +55,7 @@ struct server {
 	pthread_cond_t idle;            /* signalled when a call ends */
 	struct call *calls;
 	int running;
+	int teardowns;                  /* cancellation teardowns in progress */
 	bool write_failed;
 	bool stopping;
 };
@@ -147,6 +148,8 @@ void mcp_call_phase(const char *phase, const char *vm_id, const char *vm_dir)
 	bool id = vm_id && *vm_id;
 	snprintf(msg, sizeof msg, "%s%s%s", phase, id ? " vm " : "", id ? vm_id : "");
 	pthread_mutex_lock(&c->srv->mu);
+	if (vm_dir && !*vm_dir)
+		vm_dir = NULL; /* not made yet (the pull phase) */
 	if (vm_dir)
 		snprintf(c->vm_dir, sizeof c->vm_dir, "%s", vm_dir);
 	progress_locked(c, msg);
@@ -240,13 +243,6 @@ static void answer_call(struct call *c, int status, struct cmd_call *cc)
 	bool is_error = status != 0 || !cc->result;
 	if (!is_error && json_emit(&body, cc->result, JSON_EMIT_PRETTY | JSON_EMIT_SORT_KEYS) < 0)
 		is_error = true, pyro_err_set(&cc->err, PYRO_EXIT_INTERNAL, "cannot encode the result");
-	if (!is_error && body.len > MAX_ANSWER_BYTES / 2) {
-		is_error = true;
-		pyro_err_set(&cc->err, PYRO_EXIT_FAILURE,
-			     "the result is %zu bytes, more than this server sends in one message; "
-			     "make the command print less (e.g. pipe it through tail)",
-			     body.len);
-	}
 	if (is_error) {
 		buf_reset(&body);
 		buf_printf(&body, "%s", cc->err.msg[0] ? cc->err.msg : "the tool failed");
@@ -260,6 +256,24 @@ static void answer_call(struct call *c, int status, struct cmd_call *cc)
 						json_clone(doc, cc->result)) < 0) ||
 		  json_set_bool(doc, res, "isError", is_error) < 0 ||
 		  jsonrpc_result(&line, c->id, res) < 0;
+	/* The message as sent holds the result twice, escaped: what counts is
+	 * its real size (output full of quotes or backslashes grows ~3x). */
+	if (!bad && line.len > MAX_ANSWER_BYTES) {
+		char msg[300];
+		snprintf(msg, sizeof msg,
+			 "the result would be a %zu-byte message, more than this server sends in "
+			 "one (%zu); make the command print less (e.g. pipe it through tail -c "
+			 "100000)",
+			 line.len, (size_t)MAX_ANSWER_BYTES);
+		buf_reset(&line);
+		struct json_value *small = json_object(doc), *sc = json_array(doc),
+				  *st = json_object(doc);
+		bad = !small || !sc || !st || json_set_str(doc, st, "type", "text") < 0 ||
+		      json_set_str(doc, st, "text", msg) < 0 || json_array_push(doc, sc, st) < 0 ||
+		      json_object_set(doc, small, "content", sc) < 0 ||
+		      json_set_bool(doc, small, "isError", true) < 0 ||
+		      jsonrpc_result(&line, c->id, small) < 0;
+	}
 	pthread_mutex_lock(&c->srv->mu);
 	if (!c->cancelled) {
 		if (bad) {
@@ -397,23 +411,51 @@ static void handle_tools_call(struct server *s, const struct jsonrpc_msg *m, str
 	pthread_mutex_unlock(&s->mu);
 }
 
+struct teardown {
+	struct server *srv;
+	char dir[PATH_MAX];
+};
+
+static void *teardown_thread(void *arg)
+{
+	struct teardown *t = arg;
+	struct server *s = t->srv;
+	s->o->cancel(t->dir);
+	free(t);
+	pthread_mutex_lock(&s->mu);
+	s->teardowns--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
 /* Cancel a call: no answer will be sent, and what it runs is torn down.
- * Called with srv->mu held. */
+ * The teardown waits for the VM's supervisor (up to seconds), so it runs
+ * on a thread of its own: the reader goes on answering meanwhile, and the
+ * call's thread, which ends when its VM goes, still counts as running, so
+ * EOF waits for it. Called with srv->mu held. */
 static void cancel_locked(struct server *s, struct call *c)
 {
 	if (c->answered || c->cancelled)
 		return;
 	c->cancelled = true;
 	(void)!write(c->cancel_pipe[1], "x", 1);
-	if (s->o->cancel && c->vm_dir[0]) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", c->vm_dir);
-		/* Tearing down waits for the VM's supervisor: not under the
-		 * lock the call's own thread needs. */
-		pthread_mutex_unlock(&s->mu);
-		s->o->cancel(dir);
-		pthread_mutex_lock(&s->mu);
-	}
+	if (!s->o->cancel || !c->vm_dir[0])
+		return;
+	struct teardown *t = malloc(sizeof *t);
+	pthread_t th;
+	pthread_attr_t attr;
+	if (!t)
+		return;
+	t->srv = s;
+	memcpy(t->dir, c->vm_dir, sizeof t->dir);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, teardown_thread, t) != 0)
+		free(t);
+	else
+		s->teardowns++; /* EOF waits for it too */
+	pthread_attr_destroy(&attr);
 }
 
 static void handle_cancelled(struct server *s, const struct jsonrpc_msg *m)
@@ -605,10 +647,10 @@ int mcp_serve(const struct mcp_server_opts *o, struct pyro_err *err)
 	char (*dirs)[PATH_MAX] = n ? calloc(n, PATH_MAX) : NULL;
 	size_t k = 0;
 	for (struct call *c = s.calls; c; c = c->next) {
-		if (!c->answered && !c->cancelled) {
-			c->cancelled = true;
-			(void)!write(c->cancel_pipe[1], "x", 1);
-		}
+		if (c->answered || c->cancelled)
+			continue; /* answered: what it made was handed out */
+		c->cancelled = true;
+		(void)!write(c->cancel_pipe[1], "x", 1);
 		if (dirs && c->vm_dir[0])
 			memcpy(dirs[k++], c->vm_dir, PATH_MAX);
 	}
@@ -617,7 +659,7 @@ int mcp_serve(const struct mcp_server_opts *o, struct pyro_err *err)
 		o->cancel(dirs[i]);
 	free(dirs);
 	pthread_mutex_lock(&s.mu);
-	while (s.running > 0)
+	while (s.running > 0 || s.teardowns > 0)
 		pthread_cond_wait(&s.idle, &s.mu);
 	s.stopping = true;
 	pthread_cond_broadcast(&s.idle);

@@ -140,6 +140,10 @@ static int spawn_vmm(const struct vm_record *r, char *const *argv, const char *l
 			else
 				dup2(keep_fd, QEMU_LINE_FD);
 		}
+		/* Nothing else of the supervisor's (its signalfd, the status
+		 * pipe, sockets) for the VMM. */
+		for (int fd = keep_fd >= 0 ? QEMU_LINE_FD + 1 : 3; fd < 1024; fd++)
+			close(fd);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -317,8 +321,11 @@ int vmlaunch_start(const struct vm_record *r, const char *initrd, struct vm_laun
 	return pyro_err_set(err, PYRO_EXIT_USAGE, "backend '%s' has no VMM to launch", r->backend);
 }
 
-int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, struct pyro_err *err)
+int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, const int *watch, int nwatch,
+			int timeout_ms, struct pyro_err *err)
 {
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char sock[PATH_MAX];
 	if (vm_path(r, "agent.sock", sock, sizeof sock, err) < 0)
 		return -1;
@@ -348,8 +355,23 @@ int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, struct pyro_er
 					    *said ? "; it said: " : "", said,
 					    *log ? "; firecracker.log: " : "", log);
 		}
-		struct timespec ts = { 0, (long)pause_ms * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (waited >= timeout_ms)
+			return pyro_err_set(err, PYRO_EXIT_TIMEOUT,
+					    "the guest agent did not answer through the vsock socket "
+					    "within %d s",
+					    timeout_ms / 1000);
+		/* Wait the pause, but wake for a signal or the owner's death. */
+		struct pollfd p[4];
+		int n = 0;
+		for (int i = 0; i < nwatch && n < 4; i++)
+			if (watch[i] >= 0)
+				p[n++] = (struct pollfd){ watch[i], POLLIN, 0 };
+		if (poll(p, (nfds_t)n, (int)pause_ms) > 0)
+			return pyro_err_set(err, PYRO_EXIT_FAILURE,
+					    "stopped while waiting for the guest agent");
 		if (pause_ms < 100)
 			pause_ms *= 2;
 	}

@@ -31,8 +31,11 @@ int vmlaunch_start(const struct vm_record *r, const char *initrd, struct vm_laun
 		   struct pyro_err *err);
 
 /* For backends without a line (Firecracker): wait until the agent answers
- * hello on agent.sock, or the VMM dies. */
-int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, struct pyro_err *err);
+ * hello on agent.sock. Gives up when the VMM dies, when one of the
+ * `watch` fds (the supervisor's signalfd, its owner's pidfd) becomes
+ * readable, so the caller can act on it, or after timeout_ms. */
+int vmlaunch_wait_ready(const struct vm_record *r, pid_t vmm_pid, const int *watch, int nwatch,
+			int timeout_ms, struct pyro_err *err);
 
 /* Undo what start set up besides the process (the line, sockets, TAP). */
 void vmlaunch_cleanup(const struct vm_record *r, struct vm_launch *l);

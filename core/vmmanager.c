@@ -260,7 +260,7 @@ static int remove_vm(struct vm_record *r, struct pyro_err *err)
 
 /* A started guest whose supervisor is gone crashed (or was killed): the
  * record says so from now on, with the reason the supervisor left. */
-static bool refresh_liveness(struct vm_record *r)
+static bool refresh_liveness(struct vm_record *r, bool save)
 {
 	if (strcmp(r->state, "started") != 0 || !is_guest(r))
 		return true;
@@ -273,7 +273,8 @@ static bool refresh_liveness(struct vm_record *r)
 	snprintf(r->state, sizeof r->state, "stopped");
 	r->supervisor = (struct proc_id){ 0, 0 };
 	r->vmm = (struct proc_id){ 0, 0 };
-	(void)vmrecord_save(r, NULL);
+	if (save) /* only under the VM's lock */
+		(void)vmrecord_save(r, NULL);
 	return false;
 }
 
@@ -307,10 +308,19 @@ static int reap_locked(const char *vms, struct json_doc *doc, struct json_value 
 			struct stat st;
 			char dir[PATH_MAX + 16];
 			snprintf(dir, sizeof dir, "%s/%s", vms, de->d_name);
-			if (stat(dir, &st) == 0 && now - (double)st.st_mtime > 60)
-				fs_remove_tree(dir);
-			else
+			if (stat(dir, &st) == 0 && now - (double)st.st_mtime > 60) {
+				/* Its supervisor may still run: stop it (pid file)
+				 * before the directory goes. */
+				struct vm_record *dead = calloc(1, sizeof *dead);
+				if (dead && (size_t)snprintf(dead->dir, sizeof dead->dir, "%s", dir) <
+						    sizeof dead->dir) {
+					memcpy(dead->vm_id, de->d_name, RANDID_SIZE); /* randid_valid */
+					remove_vm(dead, NULL);
+				}
+				free(dead);
+			} else {
 				(*active)++;
+			}
 			lock_release(&lk);
 			continue;
 		}
@@ -539,17 +549,16 @@ out:
 
 /* ---- start ---- */
 
+/* The binary to boot and to run as pyro-vmm: /proc/self/exe itself, not
+ * the path it links to. After an upgrade replaces the file, that path
+ * names the new binary (or "... (deleted)"), while /proc/self/exe still
+ * opens the very binary that is running, so a long-lived MCP server keeps
+ * booting guests whose agent matches it. PYRO_VMM_EXE overrides (tests). */
 static int self_exe(char *out, size_t cap, struct pyro_err *err)
 {
 	const char *o = getenv("PYRO_VMM_EXE");
-	if (o && *o) {
-		snprintf(out, cap, "%s", o);
-		return 0;
-	}
-	ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-	if (n <= 0)
-		return pyro_err_sys(err, errno, "finding the pyro binary (/proc/self/exe)");
-	out[n] = '\0';
+	if ((size_t)snprintf(out, cap, "%s", o && *o ? o : "/proc/self/exe") >= cap)
+		return pyro_err_set(err, PYRO_EXIT_USAGE, "PYRO_VMM_EXE is too long");
 	return 0;
 }
 
@@ -639,7 +648,7 @@ static int vm_open_live(const char *vm_id, char *vms, size_t cap, struct pyro_lo
 		return -1;
 	if (r->expires_at <= now_s())
 		return expired_error(r, lk, err);
-	refresh_liveness(r);
+	refresh_liveness(r, true);
 	return 0;
 }
 
@@ -658,6 +667,11 @@ int vm_start(const char *vm_id, const struct vm_progress *pg, struct vm_record *
 	}
 	progress(pg, "start", r);
 	if (is_guest(r)) {
+		/* A previous supervisor may still be on its way out (its VMM
+		 * died a moment ago): let it finish before a new one starts. */
+		struct vm_record old = *r;
+		old.supervisor = (struct proc_id){ 0, 0 };
+		vmsup_stop(&old, SUPERVISOR_STOP_MS, NULL);
 		if (start_guest(r, err) < 0) {
 			snprintf(r->last_error, sizeof r->last_error, "%.*s",
 				 (int)sizeof r->last_error - 1, err->msg);
@@ -987,7 +1001,7 @@ int vm_list(struct json_doc *doc, struct json_value **out, struct pyro_err *err)
 			recs = g;
 		}
 		if (vmrecord_load(vms, de->d_name, &recs[n], NULL) == 0) {
-			refresh_liveness(&recs[n]);
+			refresh_liveness(&recs[n], false); /* a view: no lock held */
 			n++;
 		}
 	}
@@ -1005,14 +1019,25 @@ void vm_abandon(const char *vm_dir)
 {
 	/* ~20 KB: on the heap, since callers may be small-stacked threads
 	 * (an interrupt handler thread, MCP cancellations), several at once. */
+	if (!vm_dir || !*vm_dir)
+		return;
 	struct vm_record *r = calloc(1, sizeof *r);
-	if (r) {
-		snprintf(r->dir, sizeof r->dir, "%s", vm_dir);
-		struct pyro_err ignored = { 0 };
-		vmsup_stop(r, SUPERVISOR_STOP_MS, &ignored);
-		free(r);
+	if (!r) {
+		fs_remove_tree(vm_dir);
+		return;
 	}
-	fs_remove_tree(vm_dir);
+	/* The record names the network slot to give back (when readable). */
+	char vms[PATH_MAX];
+	snprintf(vms, sizeof vms, "%s", vm_dir);
+	char *slash = strrchr(vms, '/');
+	if (slash) {
+		*slash = '\0';
+		(void)vmrecord_load(vms, slash + 1, r, NULL);
+	}
+	snprintf(r->dir, sizeof r->dir, "%s", vm_dir);
+	r->supervisor = (struct proc_id){ 0, 0 }; /* from its pid file */
+	remove_vm(r, NULL);
+	free(r);
 }
 
 /* ---- run ---- */

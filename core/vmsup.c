@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "fsutil.h"
 #include "lock.h"
 #include "log.h"
+#include "netplan.h"
 #include "qemu_args.h"
 #include "vmlaunch.h"
 #include "vmux_host.h"
@@ -81,8 +83,9 @@ static void status_line(struct sup *s, bool final, const char *fmt, ...)
 	line[n++] = '\n';
 	pthread_mutex_lock(&s->status_mu);
 	if (s->status_fd >= 0 && !s->reported) {
-		(void)!atomicfile_write_all(s->status_fd, line, (size_t)n);
-		if (final)
+		/* A failed write (EPIPE: the starter is gone) is not "reported":
+		 * the main loop then sees the pipe's error and stops the VM. */
+		if (atomicfile_write_all(s->status_fd, line, (size_t)n) == 0 && final)
 			s->reported = true;
 	}
 	pthread_mutex_unlock(&s->status_mu);
@@ -225,6 +228,17 @@ static void delete_own_vm(struct sup *s)
 	if (fs_remove_tree(s->rec.dir) < 0)
 		log_msg(LOG_WARN, "vm %s: cannot remove %s: %s", s->rec.vm_id, s->rec.dir,
 			strerror(errno));
+	/* Its TAP network slot goes back too (vmmanager.c keeps them next to
+	 * the VMs, in .network-slots). */
+	if (s->rec.net.enabled && s->rec.net.slot >= 0) {
+		char slots[PATH_MAX];
+		snprintf(slots, sizeof slots, "%s", s->rec.dir);
+		char *slash = strrchr(slots, '/');
+		if (slash && (size_t)(slash - slots) + 16 < sizeof slots) {
+			strcpy(slash, "/.network-slots");
+			netplan_slot_release(slots, (unsigned)s->rec.net.slot, NULL);
+		}
+	}
 	lock_release(&lk);
 }
 
@@ -330,6 +344,7 @@ int vmsup_main(int argc, char **argv)
 	if (vmlaunch_start(&s.rec, initrd, &launch, &err) < 0) {
 		status_line(&s, true, "error %s", err.msg);
 		write_exit(&s, "launch_failed", err.msg);
+		vmlaunch_cleanup(&s.rec, &launch); /* a TAP made before the failure */
 		return PYRO_EXIT_FAILURE;
 	}
 	s.vmm_pid = launch.vmm_pid;
@@ -351,13 +366,25 @@ int vmsup_main(int argc, char **argv)
 			return PYRO_EXIT_FAILURE;
 		}
 		s.vmux_running = true;
-	} else if (vmlaunch_wait_ready(&s.rec, s.vmm_pid, &err) == 0) {
-		status_line(&s, true, "ready");
-	} else {
-		status_line(&s, true, "error %s", err.msg);
 	}
-
 	int owner_fd = s.rec.owner.pid > 0 ? procid_pidfd(&s.rec.owner) : -1;
+	if (s.line_fd < 0) {
+		/* No line to hold (Firecracker): ask the agent until it answers,
+		 * waking for signals and the owner meanwhile; whatever stopped
+		 * the wait is then handled by the loop below. */
+		int watch[2] = { sfd, owner_fd };
+		long boot_s = getenv("PYRO_BOOT_TIMEOUT_SECONDS")
+				      ? strtol(getenv("PYRO_BOOT_TIMEOUT_SECONDS"), NULL, 10)
+				      : 60;
+		if (boot_s <= 0 || boot_s > 3600)
+			boot_s = 60;
+		if (vmlaunch_wait_ready(&s.rec, s.vmm_pid, watch, 2, (int)boot_s * 1000, &err) == 0)
+			status_line(&s, true, "ready");
+		else if (strncmp(err.msg, "stopped while", 13) != 0)
+			status_line(&s, true, "error %s", err.msg); /* the starter stops us */
+		else
+			log_msg(LOG_INFO, "vm %s: %s", s.rec.vm_id, err.msg);
+	}
 	if (s.rec.owner.pid > 0 && owner_fd < 0 && !procid_alive(&s.rec.owner)) {
 		log_msg(LOG_INFO, "vm %s: its owner is already gone", s.rec.vm_id);
 	}
@@ -559,6 +586,28 @@ static int read_status_line(int fd, struct buf *acc, char *line, size_t cap, int
 	}
 }
 
+/* fd itself when it is above 3, else a CLOEXEC copy above 3 (fd closed). */
+static int fcntl_above3(int fd)
+{
+	if (fd < 0 || fd > 3)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 4);
+	close(fd);
+	return hi;
+}
+
+/* Close every fd from `from` up: a child must not hold its parent's other
+ * files (an MCP server's pipes, a build's jobserver) for the VM's life. */
+static void close_from(int from)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = from; fd < 1024; fd++)
+		close(fd);
+}
+
 int vmsup_spawn(struct vm_record *r, const struct vmsup_spawn_opts *o, struct pyro_err *err)
 {
 	char logpath[PATH_MAX], fdtext[16] = "3";
@@ -569,8 +618,25 @@ int vmsup_spawn(struct vm_record *r, const struct vmsup_spawn_opts *o, struct py
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return pyro_err_sys(err, errno, "creating the VM supervisor's status pipe");
-	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Every fd the child rearranges must sit above 3: a caller with fds
+	 * 0-2 closed gets them as the pipe or the log, and dup2 onto 0-3 would
+	 * then clobber one with another (or leave CLOEXEC set on fd 3). */
+	for (int i = 0; i < 2; i++) {
+		if (pfd[i] <= 3) {
+			int hi = fcntl(pfd[i], F_DUPFD_CLOEXEC, 4);
+			close(pfd[i]);
+			pfd[i] = hi;
+		}
+	}
+	int logfd = fcntl_above3(open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+	int nullfd = fcntl_above3(open("/dev/null", O_RDWR | O_CLOEXEC));
+	if (pfd[0] < 0 || pfd[1] < 0) {
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return pyro_err_sys(err, errno, "creating the VM supervisor's status pipe");
+	}
 	if (logfd < 0 || nullfd < 0) {
 		int e = errno;
 		close(pfd[0]), close(pfd[1]);
@@ -594,6 +660,7 @@ int vmsup_spawn(struct vm_record *r, const struct vmsup_spawn_opts *o, struct py
 		dup2(nullfd, 1); /* never the caller's stdout (an MCP stream) */
 		dup2(logfd, 2);
 		dup2(pfd[1], 3);
+		close_from(4);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
