@@ -16,6 +16,7 @@
 struct doctor_backend {
 	struct vm_backend_choice choice;   /* as pyro run would choose */
 	bool kvm_works;                    /* KVM usable by a VMM pyro has */
+	bool kvm_unknown;                  /* the probe could not decide */
 	char kvm_why[400];                 /* when it is not, though /dev/kvm opens */
 	bool tcg_possible;                 /* qemu is there for PYRO_ACCEL=tcg */
 };
@@ -25,9 +26,11 @@ static void probe_backend(const struct host_report *r, struct doctor_backend *b)
 	memset(b, 0, sizeof *b);
 	vmmanager_backend(false, &b->choice);
 	bool kvm_dev = hostprobe_kvm_usable(r);
-	b->kvm_works = kvm_dev && (r->firecracker.found ||
-				   (r->qemu.found &&
-				    kvmprobe_qemu(r->qemu.path, b->kvm_why, sizeof b->kvm_why, NULL)));
+	enum kvm_verdict v = KVMPROBE_BROKEN;
+	if (kvm_dev && !r->firecracker.found && r->qemu.found)
+		v = kvmprobe_verdict(r->qemu.path, b->kvm_why, sizeof b->kvm_why, NULL);
+	b->kvm_works = kvm_dev && (r->firecracker.found || (r->qemu.found && v == KVMPROBE_OK));
+	b->kvm_unknown = kvm_dev && v == KVMPROBE_UNKNOWN;
 	b->tcg_possible = r->qemu.found;
 }
 
@@ -67,7 +70,10 @@ static int add_issues(struct json_doc *doc, struct json_value *issues,
 {
 	int rc = 0;
 #define ISSUE(text) rc |= json_array_push(doc, issues, json_string(doc, text))
-	if (b->kvm_why[0])
+	if (b->kvm_why[0] && b->kvm_unknown)
+		rc |= add_issue(doc, issues, "%s; pyro run will still try KVM and report QEMU's "
+				"own error if the guest does not boot", b->kvm_why);
+	else if (b->kvm_why[0])
 		rc |= add_issue(doc, issues, "%s: this host's KVM does not work for guests "
 				"(often nested virtualization without full support); guests run only "
 				"under slow QEMU software emulation (PYRO_ACCEL=tcg)", b->kvm_why);

@@ -32,7 +32,6 @@ static void last_line(const struct buf *b, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-enum verdict { KVM_OK, KVM_BROKEN, INCONCLUSIVE };
 
 /* Start the probe machine paused under `accel` and quit it. 0 when QEMU
  * exited 0; else -1 with its last words (or why it did not run) in why. */
@@ -73,21 +72,21 @@ static int try_accel(const char *qemu, const char *accel, const char *cpu, char 
 /* KVM is broken only when the same QEMU runs the same machine under TCG:
  * a QEMU that cannot start at all, or a probe that timed out on a busy
  * host, says nothing about KVM (and is not cached). */
-static enum verdict run_probe(const char *qemu, char *why, size_t cap)
+static enum kvm_verdict run_probe(const char *qemu, char *why, size_t cap)
 {
 	bool timed_out;
 	char kvm_why[600], tcg_why[200];
 	if (try_accel(qemu, "kvm", "host", kvm_why, sizeof kvm_why, &timed_out) == 0)
-		return KVM_OK;
+		return KVMPROBE_OK;
 	if (timed_out || try_accel(qemu, "tcg", "max", tcg_why, sizeof tcg_why, &timed_out) != 0) {
 		snprintf(why, cap, "cannot tell whether KVM works: %s", kvm_why);
-		return INCONCLUSIVE;
+		return KVMPROBE_UNKNOWN;
 	}
 	snprintf(why, cap, "/dev/kvm is present but QEMU cannot use it (%s)", kvm_why);
-	return KVM_BROKEN;
+	return KVMPROBE_BROKEN;
 }
 
-bool kvmprobe_qemu(const char *qemu, char *why, size_t cap, bool *cached)
+enum kvm_verdict kvmprobe_verdict(const char *qemu, char *why, size_t cap, bool *cached)
 {
 	char id[64], cache[PATH_MAX], path[PATH_MAX + 32], key[PATH_MAX + 128];
 	why[0] = '\0';
@@ -115,24 +114,29 @@ bool kvmprobe_qemu(const char *qemu, char *why, size_t cap, bool *cached)
 			if (ok || *why) {
 				if (cached)
 					*cached = true;
-				return ok;
+				return ok ? KVMPROBE_OK : KVMPROBE_BROKEN;
 			}
 		}
 		buf_release(&text);
 	}
-	enum verdict v = run_probe(qemu, why, cap);
+	enum kvm_verdict v = run_probe(qemu, why, cap);
 	struct stat st;
 	/* Only into a cache dir that exists: a probe (pyro doctor) must not
 	 * be what creates pyro's directories. */
-	if (v != INCONCLUSIVE && can_cache && stat(cache, &st) == 0) {
+	if (v != KVMPROBE_UNKNOWN && can_cache && stat(cache, &st) == 0) {
 		char dir[PATH_MAX + 8];
 		snprintf(dir, sizeof dir, "%s/host", cache);
 		mkdir(dir, 0700);
 		struct buf line = BUF_INIT;
-		if (buf_printf(&line, "%s\n%s%s\n", key, v == KVM_OK ? "ok" : "broken ",
-			       v == KVM_OK ? "" : why) == 0)
+		if (buf_printf(&line, "%s\n%s%s\n", key, v == KVMPROBE_OK ? "ok" : "broken ",
+			       v == KVMPROBE_OK ? "" : why) == 0)
 			(void)atomicfile_write(path, line.data, line.len, 0644, NULL);
 		buf_release(&line);
 	}
-	return v == KVM_OK;
+	return v;
+}
+
+bool kvmprobe_qemu(const char *qemu, char *why, size_t cap, bool *cached)
+{
+	return kvmprobe_verdict(qemu, why, cap, cached) == KVMPROBE_OK;
 }

@@ -20,7 +20,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when qemu can run KVM guests. When false, `why` says what failed
+enum kvm_verdict {
+	KVMPROBE_OK,      /* KVM guests run */
+	KVMPROBE_BROKEN,  /* QEMU runs the machine under TCG but not under KVM */
+	KVMPROBE_UNKNOWN, /* no verdict: QEMU failed either way, or timed out */
+};
+
+/* The verdict, with `why` for anything but OK (cached as described). */
+enum kvm_verdict kvmprobe_verdict(const char *qemu, char *why, size_t cap, bool *cached);
+
+/* True when qemu can run KVM guests (kvmprobe_verdict == KVMPROBE_OK). When false, `why` says what failed
  * (QEMU's own last words). cached (may be NULL) tells whether the verdict
  * came from the cache. */
 bool kvmprobe_qemu(const char *qemu, char *why, size_t cap, bool *cached);

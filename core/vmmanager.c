@@ -120,8 +120,11 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 	/* The device opening is not enough for QEMU (kvmprobe.h): ask QEMU,
 	 * once per host boot, when it is the candidate and TCG was not chosen
 	 * anyway. */
+	/* Only a verdict of "broken" turns KVM away: a probe that could not
+	 * decide (a busy host timing it out) leaves KVM to be tried, and a
+	 * boot that then fails says why in QEMU's own words. */
 	if (kvm && qemu && !tcg_ok && !fc &&
-	    !kvmprobe_qemu(qemu_path, kvm_broken, sizeof kvm_broken, NULL))
+	    kvmprobe_verdict(qemu_path, kvm_broken, sizeof kvm_broken, NULL) == KVMPROBE_BROKEN)
 		kvm = false;
 	if (fc && kvm && !tcg_ok) {
 		snprintf(c->backend, sizeof c->backend, "firecracker");
@@ -143,17 +146,21 @@ void vmmanager_backend(bool allow_host_compat, struct vm_backend_choice *c)
 		snprintf(c->backend, sizeof c->backend, "host");
 		return;
 	}
-	snprintf(c->why, sizeof c->why,
-		 "no backend can boot a guest here: %s; %s. Enable KVM (and access to "
-		 "/dev/kvm), or set PYRO_ACCEL=tcg to boot under QEMU software emulation "
-		 "(10-50x slower), or pass --allow-host-compat (MCP: allow_host_compat) to run "
-		 "the command on the host instead",
-		 kvm	      ? "/dev/kvm is usable"
-		 : *kvm_broken ? kvm_broken
-			       : "/dev/kvm is missing or not usable by this user",
-		 qemu ? "qemu-system-x86_64 is installed"
-		      : "neither firecracker nor qemu-system-x86_64 is installed "
-			"(apt-get install qemu-system-x86)");
+	/* What is missing, then only the ways out that apply here. */
+	if (!qemu)
+		snprintf(c->why, sizeof c->why,
+			 "no backend can boot a guest here: neither qemu-system-x86_64 nor "
+			 "firecracker is installed%s. Install QEMU (apt-get install "
+			 "qemu-system-x86), or pass --allow-host-compat (MCP: allow_host_compat) "
+			 "to run the command on the host instead",
+			 fc && !kvm ? " with a usable /dev/kvm" : "");
+	else
+		snprintf(c->why, sizeof c->why,
+			 "no backend can boot a guest here: %s. Set PYRO_ACCEL=tcg to boot under "
+			 "QEMU software emulation (10-50x slower)%s, or pass --allow-host-compat "
+			 "(MCP: allow_host_compat) to run the command on the host instead",
+			 *kvm_broken ? kvm_broken : "/dev/kvm is missing or not usable by this user",
+			 *kvm_broken ? "" : ", or enable KVM (and access to /dev/kvm)");
 }
 
 /* ---- the store ---- */

@@ -191,7 +191,7 @@ KVM_TEST(kvmprobe_broken_kvm_says_why)
 	bool cached = true;
 	CHECK(mkdir(tp_cache(), 0700) == 0);
 	CHECK(broken_qemu(qemu, sizeof qemu) == 0);
-	CHECK(!kvmprobe_qemu(qemu, why, sizeof why, &cached));
+	CHECK(kvmprobe_verdict(qemu, why, sizeof why, &cached) == KVMPROBE_BROKEN);
 	CHECK(!cached);
 	CHECK_CONTAINS(why, "/dev/kvm is present but QEMU cannot use it");
 	CHECK_CONTAINS(why, "failed at start");
@@ -228,6 +228,8 @@ KVM_TEST(kvmprobe_dead_qemu_is_no_verdict)
 	CHECK(!cached);
 	CHECK_CONTAINS(why, "cannot tell whether KVM works");
 	CHECK_CONTAINS(why, "qemu: cannot load something");
+	/* No verdict, so the backend choice still tries KVM. */
+	CHECK(kvmprobe_verdict(qemu, why, sizeof why, NULL) == KVMPROBE_UNKNOWN);
 	cache_file(path, sizeof path);
 	struct stat st;
 	CHECK(stat(path, &st) == -1 && errno == ENOENT);
