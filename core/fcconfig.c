@@ -7,6 +7,7 @@
 
 #include "atomicfile.h"
 #include "buf.h"
+#include "base64.h"
 #include "exitcodes.h"
 
 #define FC_MAX_VCPUS 32
@@ -66,17 +67,6 @@ static int check_tap_name(const char *name, struct pyro_err *err)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "XX:XX:XX:XX:XX:XX", and unicast: a multicast MAC on a NIC breaks it. */
 static int check_mac(const char *mac, struct pyro_err *err)
 {
@@ -85,12 +75,12 @@ static int check_mac(const char *mac, struct pyro_err *err)
 				    "firecracker plan: a TAP needs a guest_mac");
 	bool ok = strlen(mac) == 17;
 	for (int i = 0; ok && i < 17; i++)
-		ok = i % 3 == 2 ? mac[i] == ':' : hexval(mac[i]) >= 0;
+		ok = i % 3 == 2 ? mac[i] == ':' : hex_digit_value((unsigned char)mac[i]) >= 0;
 	if (!ok)
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
 				    "firecracker plan: guest_mac must look like 06:00:AC:1E:00:02 "
 				    "(got '%.40s')", mac);
-	if (hexval(mac[1]) & 1)
+	if (hex_digit_value((unsigned char)mac[1]) & 1)
 		return pyro_err_set(err, PYRO_EXIT_USAGE,
 				    "firecracker plan: guest_mac %s is a multicast address; the "
 				    "first octet must be even", mac);

@@ -1,4 +1,5 @@
 /* The incremental HTTP/1.1 response parser; the rules are in httpresp.h. */
+#include "base64.h"
 #include "httpresp.h"
 
 #include <stdarg.h>
@@ -80,17 +81,6 @@ static bool is_tchar(unsigned char c)
 static bool is_ctl(unsigned char c)
 {
 	return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* "HTTP/1.x SP 3DIGIT [SP reason]" */
@@ -314,7 +304,7 @@ static long feed_chunked(struct httpresp *p, const char *in, size_t len,
 		unsigned char c = (unsigned char)in[i];
 		switch (p->chunk_state) {
 		case CS_SIZE: {
-			int h = hexval(c);
+			int h = hex_digit_value(c);
 			if (h >= 0) {
 				if (p->remaining >> 59 || ++p->chunk_digits > 32)
 					return fail(p, "a chunk size is too large");
